@@ -1,0 +1,6 @@
+import type { Command } from "commander";
+
+/** Each subcommand module adds itself to the program; main.ts knows none of them by name. */
+export type RegisterCommand = (program: Command) => void;
+
+export const commands: RegisterCommand[] = [];
