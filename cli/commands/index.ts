@@ -1,6 +1,8 @@
 import type { Command } from "commander";
+import { registerLab } from "./lab";
+import { registerPlan } from "./plan";
 
 /** Each subcommand module adds itself to the program; main.ts knows none of them by name. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [registerPlan, registerLab];
