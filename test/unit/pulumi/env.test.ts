@@ -1,0 +1,87 @@
+import { expect } from "chai";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { findPlugin, findPulumi, LAB_PASSPHRASE, pulumiEnv, toolchainStatus } from "../../../src/pulumi/env";
+
+describe("src/pulumi/env", () => {
+  const root = "/repo";
+
+  describe("pulumiEnv", () => {
+    it("puts the project toolchain first on PATH, once, and keeps the rest", () => {
+      const env = pulumiEnv(root, { PATH: "/usr/bin:/repo/.smith/tools/bin:/bin" });
+      expect(env.PATH).to.equal("/repo/.smith/tools/bin:/usr/bin:/bin");
+    });
+
+    it("defaults to the project's file backend, offline plugins and transpile-only", () => {
+      const env = pulumiEnv(root, { PATH: "/bin" });
+      expect(env).to.include({
+        PULUMI_HOME: "/repo/.smith/pulumi-home",
+        PULUMI_BACKEND_URL: "file:///repo/.smith/state",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+        PULUMI_CONFIG_PASSPHRASE: LAB_PASSPHRASE,
+      });
+    });
+
+    it("keeps a backend the caller chose", () => {
+      const env = pulumiEnv(root, { PULUMI_BACKEND_URL: "s3://fleet-state/smith" });
+      expect(env.PULUMI_BACKEND_URL).to.equal("s3://fleet-state/smith");
+    });
+
+    it("sets the lab passphrase only when neither a passphrase nor a passphrase file is given", () => {
+      expect(pulumiEnv(root, { PULUMI_CONFIG_PASSPHRASE: "real" }).PULUMI_CONFIG_PASSPHRASE).to.equal("real");
+      // An empty passphrase is a choice, not an absence.
+      expect(pulumiEnv(root, { PULUMI_CONFIG_PASSPHRASE: "" }).PULUMI_CONFIG_PASSPHRASE).to.equal("");
+      const withFile = pulumiEnv(root, { PULUMI_CONFIG_PASSPHRASE_FILE: "/run/secrets/p" });
+      expect(withFile).not.to.have.property("PULUMI_CONFIG_PASSPHRASE");
+      expect(withFile.PULUMI_CONFIG_PASSPHRASE_FILE).to.equal("/run/secrets/p");
+    });
+
+    it("does not modify the environment it is given", () => {
+      const base = { PATH: "/bin" };
+      pulumiEnv(root, base);
+      expect(base).to.deep.equal({ PATH: "/bin" });
+    });
+  });
+
+  describe("findPulumi, findPlugin, toolchainStatus", () => {
+    let dir: string;
+    beforeEach(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), "smith-env-"));
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    function touch(rel: string, mode: number): string {
+      const file = path.join(dir, rel);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, "#!/bin/sh\n", { mode });
+      return file;
+    }
+
+    it("return null before the toolchain is installed", () => {
+      expect(findPulumi(dir)).to.equal(null);
+      expect(findPlugin(dir, "language", "nodejs")).to.equal(null);
+      expect(findPlugin(dir, "resource", "command", "1.2.1")).to.equal(null);
+      expect(toolchainStatus(dir)).to.equal(null);
+    });
+
+    it("find the executables install-pulumi.sh puts in place", () => {
+      const cli = touch(".smith/tools/bin/pulumi", 0o755);
+      const host = touch(".smith/tools/bin/pulumi-language-nodejs", 0o755);
+      const provider = touch(".smith/pulumi-home/plugins/resource-command-v1.2.1/pulumi-resource-command", 0o755);
+      fs.writeFileSync(path.join(dir, ".smith/tools/STATUS"), "installed pulumi v3.248.0\n");
+      expect(findPulumi(dir)).to.equal(cli);
+      expect(findPlugin(dir, "language", "nodejs")).to.equal(host);
+      expect(findPlugin(dir, "resource", "command", "v1.2.1")).to.equal(provider);
+      expect(findPlugin(dir, "resource", "command", "1.2.0")).to.equal(null);
+      expect(toolchainStatus(dir)).to.equal("installed pulumi v3.248.0");
+    });
+
+    it("ignore a file that is not executable", () => {
+      touch(".smith/tools/bin/pulumi", 0o644);
+      expect(findPulumi(dir)).to.equal(null);
+    });
+  });
+});
