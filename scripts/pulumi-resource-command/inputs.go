@@ -1,0 +1,264 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/asset"
+)
+
+// Defaults of @pulumi/command 1.2.1's connection (the SDK applies them too; a state written by an
+// older SDK or a hand-made one may lack them).
+const (
+	defaultPort           = 22
+	defaultUser           = "root"
+	defaultDialErrorLimit = 10
+	defaultPerDialTimeout = 15 * time.Second
+	unlimitedDials        = -1
+)
+
+// connection is connection (a ConnectionArgs) decoded, with defaults applied.
+type connection struct {
+	Host               string
+	Port               int
+	User               string
+	Password           string
+	PrivateKey         string
+	PrivateKeyPassword string
+	AgentSocketPath    string
+	HostKey            string
+	// DialErrorLimit is how many failed dials end the operation; -1 means only the operation's
+	// timeout does.
+	DialErrorLimit int
+	PerDialTimeout time.Duration
+}
+
+// commandInputs are a command:remote:Command's inputs, decoded.
+type commandInputs struct {
+	Conn   connection
+	Create *string
+	Update *string
+	Delete *string
+	// Environment is sent with SSH setenv, in key order.
+	Environment            []envVar
+	Stdin                  *string
+	AddPreviousOutputInEnv bool
+	Logging                string
+}
+
+type envVar struct{ Name, Value string }
+
+// copyInputs are a command:remote:CopyToRemote's inputs, decoded.
+type copyInputs struct {
+	Conn       connection
+	Source     *asset.Asset
+	RemotePath string
+}
+
+// checkFailure is one invalid input: the property path and why.
+type checkFailure struct{ Property, Reason string }
+
+// failures collects checkFailures while decoding, so Check reports all of them at once.
+type failures []checkFailure
+
+func (f *failures) add(prop, format string, args ...any) {
+	*f = append(*f, checkFailure{Property: prop, Reason: fmt.Sprintf(format, args...)})
+}
+
+// err joins the failures into one error, or nil.
+func (f failures) err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	parts := make([]string, len(f))
+	for i, c := range f {
+		parts[i] = c.Property + ": " + c.Reason
+	}
+	return fmt.Errorf("invalid inputs: %s", strings.Join(parts, "; "))
+}
+
+var loggingModes = map[string]bool{"stdout": true, "stderr": true, "stdoutAndStderr": true, "none": true}
+
+func decodeCommand(props resource.PropertyMap) (commandInputs, failures) {
+	var f failures
+	in := commandInputs{AddPreviousOutputInEnv: true, Logging: "stdoutAndStderr"}
+	in.Conn = decodeConnection(props["connection"], &f)
+	in.Create = optString(props, "create", &f)
+	in.Update = optString(props, "update", &f)
+	in.Delete = optString(props, "delete", &f)
+	in.Stdin = optString(props, "stdin", &f)
+	if v, ok := present(props, "addPreviousOutputInEnv"); ok {
+		if v.IsBool() {
+			in.AddPreviousOutputInEnv = v.BoolValue()
+		} else {
+			f.add("addPreviousOutputInEnv", "must be a boolean")
+		}
+	}
+	if s := optString(props, "logging", &f); s != nil {
+		if !loggingModes[*s] {
+			f.add("logging", "must be one of stdout, stderr, stdoutAndStderr, none (got %q)", *s)
+		} else {
+			in.Logging = *s
+		}
+	}
+	if v, ok := present(props, "environment"); ok {
+		if !v.IsObject() {
+			f.add("environment", "must be a map of strings")
+		} else {
+			env := v.ObjectValue()
+			for _, k := range env.StableKeys() {
+				if !env[k].IsString() {
+					f.add("environment."+string(k), "must be a string")
+					continue
+				}
+				in.Environment = append(in.Environment, envVar{Name: string(k), Value: env[k].StringValue()})
+			}
+		}
+	}
+	return in, f
+}
+
+func decodeCopy(props resource.PropertyMap) (copyInputs, failures) {
+	var f failures
+	in := copyInputs{Conn: decodeConnection(props["connection"], &f)}
+	if p := optString(props, "remotePath", &f); p == nil || *p == "" {
+		f.add("remotePath", "is required")
+	} else {
+		in.RemotePath = *p
+	}
+	src, ok := present(props, "source")
+	switch {
+	case !ok:
+		f.add("source", "is required")
+	case src.IsArchive():
+		f.add("source", "archives (FileArchive, AssetArchive) are not supported by smith's command provider: copy a FileAsset or StringAsset")
+	case !src.IsAsset():
+		f.add("source", "must be an asset")
+	case src.AssetValue().IsURI():
+		f.add("source", "RemoteAsset is not supported: copy a FileAsset or StringAsset")
+	default:
+		in.Source = src.AssetValue()
+	}
+	return in, f
+}
+
+func decodeConnection(v resource.PropertyValue, f *failures) connection {
+	c := connection{Port: defaultPort, User: defaultUser, DialErrorLimit: defaultDialErrorLimit, PerDialTimeout: defaultPerDialTimeout}
+	if v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	if !v.IsObject() {
+		f.add("connection", "is required")
+		return c
+	}
+	props := v.ObjectValue()
+	if h := optString(props, "host", f); h == nil || *h == "" {
+		f.add("connection.host", "is required")
+	} else {
+		c.Host = *h
+	}
+	strs := map[string]*string{
+		"user": &c.User, "password": &c.Password, "privateKey": &c.PrivateKey,
+		"privateKeyPassword": &c.PrivateKeyPassword, "agentSocketPath": &c.AgentSocketPath, "hostKey": &c.HostKey,
+	}
+	for key, dst := range strs {
+		if s := optString(props, resource.PropertyKey(key), f); s != nil {
+			*dst = *s
+		}
+	}
+	if n, ok := optInt(props, "port", f); ok {
+		if n < 1 || n > 65535 {
+			f.add("connection.port", "must be between 1 and 65535 (got %d)", n)
+		} else {
+			c.Port = n
+		}
+	}
+	if n, ok := optInt(props, "dialErrorLimit", f); ok {
+		if n < unlimitedDials {
+			f.add("connection.dialErrorLimit", "must be -1 (unlimited) or at least 0 (got %d)", n)
+		} else {
+			c.DialErrorLimit = n
+		}
+	}
+	if n, ok := optInt(props, "perDialTimeout", f); ok {
+		if n < 1 {
+			f.add("connection.perDialTimeout", "must be at least 1 second (got %d)", n)
+		} else {
+			c.PerDialTimeout = time.Duration(n) * time.Second
+		}
+	}
+	if _, ok := present(props, "proxy"); ok {
+		f.add("connection.proxy", "is not supported by smith's command provider (no bastion hosts): connect directly")
+	}
+	return c
+}
+
+// present returns props[key] unless it is missing or null.
+func present(props resource.PropertyMap, key resource.PropertyKey) (resource.PropertyValue, bool) {
+	v, ok := props[key]
+	if !ok || v.IsNull() {
+		return v, false
+	}
+	if v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	return v, true
+}
+
+func optString(props resource.PropertyMap, key resource.PropertyKey, f *failures) *string {
+	v, ok := present(props, key)
+	if !ok {
+		return nil
+	}
+	if !v.IsString() {
+		f.add(string(key), "must be a string")
+		return nil
+	}
+	s := v.StringValue()
+	return &s
+}
+
+func optInt(props resource.PropertyMap, key resource.PropertyKey, f *failures) (int, bool) {
+	v, ok := present(props, key)
+	if !ok {
+		return 0, false
+	}
+	if !v.IsNumber() || v.NumberValue() != math.Trunc(v.NumberValue()) {
+		f.add("connection."+string(key), "must be a whole number")
+		return 0, false
+	}
+	return int(v.NumberValue()), true
+}
+
+// unknownPaths lists the top-level inputs whose values are not known yet (during a preview): they
+// are not validated until they are.
+func unknownPaths(props resource.PropertyMap) map[string]bool {
+	out := map[string]bool{}
+	for k, v := range props {
+		if v.ContainsUnknowns() {
+			out[string(k)] = true
+		}
+	}
+	return out
+}
+
+// knownFailures drops failures about inputs that are still unknown.
+func knownFailures(f failures, props resource.PropertyMap) failures {
+	unknown := unknownPaths(props)
+	var out failures
+	for _, c := range f {
+		top := c.Property
+		if i := strings.IndexAny(top, ".["); i >= 0 {
+			top = top[:i]
+		}
+		if !unknown[top] {
+			out = append(out, c)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Property < out[j].Property })
+	return out
+}

@@ -1,0 +1,31 @@
+package main
+
+// pluginVersion is the @pulumi/command release this provider stands in for: the SDK asks the engine
+// for exactly this plugin version.
+const pluginVersion = "1.2.1"
+
+const (
+	typeCommand      = "command:remote:Command"
+	typeCopyToRemote = "command:remote:CopyToRemote"
+)
+
+// schemaJSON is a minimal package schema: the engine only asks for it for codegen and `pulumi
+// package`, never to run a program, so it names the package and its two resources without
+// repeating upstream's documentation.
+const schemaJSON = `{
+  "name": "command",
+  "version": "` + pluginVersion + `",
+  "description": "smith's command provider: remote.Command and remote.CopyToRemote over SSH.",
+  "resources": {
+    "command:remote:Command": {
+      "description": "Runs commands on a remote host over SSH.",
+      "inputProperties": {},
+      "properties": {}
+    },
+    "command:remote:CopyToRemote": {
+      "description": "Copies a local file to a remote host over SFTP.",
+      "inputProperties": {},
+      "properties": {}
+    }
+  }
+}`
