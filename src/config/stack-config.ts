@@ -1,0 +1,181 @@
+import * as path from "path";
+import { z } from "zod";
+import { Problem, problemsError } from "../errors";
+import { SAFE_TOKEN } from "../inventory/schema";
+
+/**
+ * Stack configuration (`smith:` namespace), validated once when the program starts. Shared by
+ * the Pulumi program (stacks/) and the CLI. Pure: the caller reads Pulumi config and hands over
+ * plain strings plus the set of keys stored as secrets; secret values never enter this module.
+ */
+
+/** The config namespace; every key below is `smith:<key>` in the stack file. */
+export const CONFIG_NAMESPACE = "smith";
+
+const POSITIVE_INT = /^[1-9][0-9]*$/;
+const NON_NEGATIVE_INT = /^(0|[1-9][0-9]*)$/;
+/** `<wave>@<build>`: a wave name (phases are `<wave>/phase-<i>`) and the build it is approved for. */
+const APPROVAL = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/phase-[1-9][0-9]*)?@[1-9][0-9]*$/;
+
+const httpUrl = z.string().refine(
+  (s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "" && !/[\s'"`$\\;&|<>]/.test(s);
+    } catch {
+      return false;
+    }
+  },
+  { message: "must be an http(s) URL" },
+);
+
+const boolString = (def: boolean) =>
+  z
+    .enum(["true", "false"], { message: "must be true or false" })
+    .optional()
+    .transform((v) => (v === undefined ? def : v === "true"));
+
+/**
+ * The schema over the raw strings (lists already decoded from their JSON form). It is the single
+ * source of the `StackConfig` type; paths are made absolute afterwards, against the project dir.
+ */
+export const StackConfigSchema = z
+  .object({
+    /** The build to patch every machine to: a positive integer, as a string. Required. */
+    build: z.string().regex(POSITIVE_INT, { message: "must be a positive integer like \"42\"" }),
+    /** Inventory YAML file(s), relative to the project dir. Required. */
+    inventory: z.array(z.string().min(1, { message: "paths must not be empty" })).min(1, { message: "needs at least one path" }),
+    /** Wave file, relative to the project dir. Required. */
+    waves: z.string().min(1, { message: "must be a path" }),
+    /** Base URL of the apt repository (`<repoUrl>/builds/<build>`). Required. */
+    repoUrl: httpUrl,
+    /** SSH user for machines whose inventory sets no `user`. Defaults to root; others use `sudo -n`. */
+    sshUser: z.string().regex(SAFE_TOKEN, { message: "must be a user name (letters, digits, '.', '_', '-')" }).default("root"),
+    /** Whether `smith:sshPrivateKey` is set (its value is read separately, as a secret). */
+    sshPrivateKey: z.literal("<secret>").optional(),
+    /** Path of the SSH private key file, relative to the project dir (outside the repo in practice). */
+    sshPrivateKeyPath: z.string().min(1, { message: "must be a path" }).optional(),
+    /** OpenSSH known_hosts file with host keys for machines whose inventory has none. */
+    knownHosts: z.string().min(1, { message: "must be a path" }).optional(),
+    /** Approvals, `<wave>@<build>`. Defaults to none. */
+    approvals: z.array(z.string().regex(APPROVAL, { message: "must be <wave>@<build>, e.g. prod-eu@42" })).default([]),
+    /** Refuse machines without a host key. Defaults to true; false only for throwaway test fleets. */
+    requireHostKeys: boolString(true),
+    /** Organization part of StackReference names (`<org>/smith/<stack>`). Defaults to "organization" (file backend). */
+    stackOrg: z.string().regex(SAFE_TOKEN, { message: "must be an organization name" }).default("organization"),
+    /** Bound on waiting for a machine to come back and pass its health checks. Defaults to 15. */
+    healthTimeoutMinutes: z
+      .string()
+      .regex(POSITIVE_INT, { message: "must be a positive whole number of minutes" })
+      .optional()
+      .transform((v) => (v === undefined ? 15 : Number(v))),
+    /** Seconds between the agent exiting and the reboot. Defaults to the agent's default (5). */
+    rebootDelaySeconds: z
+      .string()
+      .regex(NON_NEGATIVE_INT, { message: "must be a whole number of seconds" })
+      .optional()
+      .transform((v) => (v === undefined ? undefined : Number(v))),
+  })
+  .strict();
+
+type Parsed = z.infer<typeof StackConfigSchema>;
+
+/** The validated configuration, paths absolute. */
+export interface StackConfig extends Omit<Parsed, "sshPrivateKey"> {
+  /** Where the private key comes from: the `smith:sshPrivateKey` secret, or the file at `sshPrivateKeyPath`. */
+  privateKeySource: "secret" | "file";
+}
+
+/** Raw values as Pulumi config hands them over: strings; structured values as JSON text. */
+export interface RawStackConfig {
+  /** Keys without the `smith:` prefix. */
+  values: Record<string, string | undefined>;
+  /** Keys (without prefix) stored encrypted in the stack file. */
+  secret: ReadonlySet<string>;
+}
+
+const KEYS = Object.keys(StackConfigSchema.shape);
+const LIST_KEYS = new Set(["inventory", "approvals"]);
+/** Values never echoed in errors. */
+const SECRET_KEYS = new Set(["sshPrivateKey"]);
+
+/**
+ * Validates the stack config; throws one `UserError` listing every problem as
+ * `config: smith:<key>: <reason> (got <value>)`.
+ */
+export function parseStackConfig(raw: RawStackConfig, projectDir: string): StackConfig {
+  const problems: Problem[] = [];
+  const add = (key: string, reason: string) => problems.push({ source: "config", field: `${CONFIG_NAMESPACE}:${key}`, reason });
+  const input: Record<string, unknown> = {};
+
+  for (const [key, value] of Object.entries(raw.values)) {
+    if (value === undefined) continue;
+    if (!KEYS.includes(key)) {
+      add(key, `unknown key (known: ${KEYS.join(", ")})`);
+      continue;
+    }
+    if (SECRET_KEYS.has(key)) {
+      if (!raw.secret.has(key)) add(key, "must be stored as a secret: pulumi config set --secret smith:sshPrivateKey < KEYFILE");
+      input[key] = "<secret>";
+      continue;
+    }
+    if (LIST_KEYS.has(key)) {
+      const list = decodeList(value);
+      if (list === undefined) add(key, `must be a string or a list of strings (got ${show(value)})`);
+      else input[key] = list;
+      continue;
+    }
+    input[key] = value;
+  }
+
+  const hasKey = input.sshPrivateKey !== undefined;
+  const hasPath = input.sshPrivateKeyPath !== undefined;
+  if (hasKey && hasPath) add("sshPrivateKeyPath", "set either smith:sshPrivateKey (secret) or smith:sshPrivateKeyPath, not both");
+  if (!hasKey && !hasPath) add("sshPrivateKey", "is required (or smith:sshPrivateKeyPath): pulumi config set --secret smith:sshPrivateKey < KEYFILE");
+
+  const result = StackConfigSchema.safeParse(input);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const key = String(issue.path[0] ?? "");
+      const value = raw.values[key];
+      const where = issue.path.length > 1 ? `[${String(issue.path[1])}]` : "";
+      if (value === undefined) add(key, "is required");
+      else add(`${key}${where}`, `${issue.message} (got ${SECRET_KEYS.has(key) ? "a secret" : show(value)})`);
+    }
+  }
+  if (problems.length) throw problemsError(problems);
+
+  const parsed = result.data as Parsed;
+  const abs = (p: string) => path.resolve(projectDir, p);
+  const { sshPrivateKey, ...rest } = parsed;
+  return {
+    ...rest,
+    inventory: parsed.inventory.map(abs),
+    waves: abs(parsed.waves),
+    sshPrivateKeyPath: parsed.sshPrivateKeyPath === undefined ? undefined : abs(parsed.sshPrivateKeyPath),
+    knownHosts: parsed.knownHosts === undefined ? undefined : abs(parsed.knownHosts),
+    privateKeySource: hasKey ? "secret" : "file",
+  };
+}
+
+/** A plain string is a one-element list; `["a","b"]` (how Pulumi passes YAML lists) is decoded. */
+export function decodeList(value: string): string[] | undefined {
+  const t = value.trim();
+  if (!t.startsWith("[")) return t === "" ? [] : [t];
+  try {
+    const v: unknown = JSON.parse(t);
+    return Array.isArray(v) && v.every((x) => typeof x === "string") ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `<wave>@<build>` approves the plan wave `wave` (or the wave it is a phase of). */
+export function isApproved(approvals: readonly string[], build: string, wave: string, parentWave?: string): boolean {
+  return approvals.some((a) => a === `${wave}@${build}` || (parentWave !== undefined && a === `${parentWave}@${build}`));
+}
+
+function show(v: string): string {
+  const s = v.length > 80 ? `${v.slice(0, 77)}...` : v;
+  return JSON.stringify(s);
+}

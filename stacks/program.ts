@@ -1,0 +1,193 @@
+import * as fs from "fs";
+import * as pulumi from "@pulumi/pulumi";
+import { UserError } from "../src/errors";
+import { loadInventory } from "../src/inventory/load";
+import type { Machine } from "../src/inventory/schema";
+import { loadWaves } from "../src/waves/load";
+import { planRollout } from "../src/plan/planner";
+import { parseKnownHosts } from "../src/config/known-hosts";
+import { resolveHostKeys } from "../src/config/host-keys";
+import type { StackConfig } from "../src/config/stack-config";
+import { decideWaves, WaveDecision } from "../components/fleet/gates";
+import { NodePatch, NodeSettings } from "../components/fleet/node-patch";
+import { PatchWave } from "../components/fleet/patch-wave";
+import {
+  asNodeRecords,
+  NodeResult,
+  nodesOutput,
+  rolloutOutput,
+  rolloutWaves,
+  unassignedOutput,
+  WaveInput,
+  wavesOutput,
+} from "../components/fleet/rollout";
+import { readStackConfig } from "./config";
+
+export interface ProgramOptions {
+  /** Where relative config paths start. Defaults to the working directory (the project dir). */
+  projectDir?: string;
+  /** The clock soak gates compare against. Defaults to the current time. */
+  now?: () => Date;
+  /** Local agent script. Defaults to agent/smith-agent. */
+  agentPath?: string;
+}
+
+/**
+ * The Pulumi program: config → inventory → waves → plan → PatchWaves → outputs. A `UserError`
+ * (bad config, inventory, wave file) becomes a RunError: the engine prints its message as one
+ * line, without the stack trace an unexpected error gets.
+ */
+export async function main(opts: ProgramOptions = {}): Promise<Record<string, unknown>> {
+  try {
+    return await program(opts);
+  } catch (err) {
+    if (err instanceof UserError) throw new pulumi.RunError(err.message);
+    throw err;
+  }
+}
+
+async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
+  const { config, privateKey } = readStackConfig(opts.projectDir);
+  const machines = await loadInventory(config.inventory);
+  const plan = planRollout(machines, loadWaves(config.waves), config.build);
+  const byName = new Map(machines.map((m) => [m.name, m]));
+  const planned = plan.waves.flatMap((w) => w.clusters.flatMap((c) => c.nodes.map((n) => byName.get(n)!)));
+  const hostKeys = hostKeysFor(planned, config);
+
+  const refs = new StackRefs(config.stackOrg);
+  const previous = asNodeRecords(await refs.output(pulumi.getStack(), "nodes"));
+  const soakStacks = [...new Set(plan.waves.flatMap((w) => (w.gate?.soak ? [w.gate.soak.stack] : [])))];
+  const soakRollouts = new Map<string, unknown>();
+  for (const s of soakStacks) soakRollouts.set(s, await refs.output(s, "rollout"));
+
+  const decisions = decideWaves(plan, {
+    build: config.build,
+    approvals: config.approvals,
+    soakRollouts,
+    now: (opts.now ?? (() => new Date()))(),
+    stackOrg: config.stackOrg,
+    project: pulumi.getProject(),
+  });
+  const inputs = rolloutWaves(plan, byName, decisions, previous, hostKeys);
+  logHeld(inputs, decisions);
+  if (plan.unassigned.length) {
+    const first = plan.unassigned.slice(0, 3).map((u) => `${u.name} (${u.reason})`);
+    pulumi.log.info(`${plan.unassigned.length} machine(s) are in no wave and are left alone: ${first.join("; ")}${plan.unassigned.length > 3 ? "; …" : ""}`);
+  }
+
+  const settings: NodeSettings = {
+    repoUrl: config.repoUrl,
+    privateKey,
+    sshUser: config.sshUser,
+    agentPath: opts.agentPath,
+    healthTimeoutMinutes: config.healthTimeoutMinutes,
+    rebootDelaySeconds: config.rebootDelaySeconds,
+  };
+  const nodes: { node: NodePatch; frozen: boolean }[] = [];
+  withoutPromiseStackTraces(() => {
+    let after: pulumi.Resource[] = [];
+    for (const w of inputs) {
+      const gate = w.soakStack ? [refs.get(w.soakStack)] : [];
+      const wave = new PatchWave(w.name, { clusters: w.clusters, settings, after: [...after, ...gate], held: w.held });
+      after = wave.last;
+      for (const c of wave.clusters) for (const n of c.nodes) nodes.push({ node: n, frozen: w.held });
+    }
+  });
+
+  const results = pulumi.all(
+    nodes.map(({ node, frozen }) =>
+      pulumi.all([node.build, node.rebooted, node.finishedAt, node.packagesChanged]).apply(
+        ([build, rebooted, finishedAt, packagesChanged]): NodeResult => ({
+          name: node.machineName,
+          build,
+          rebooted,
+          finishedAt,
+          packagesChanged,
+          frozen,
+        }),
+      ),
+    ),
+  );
+  return {
+    build: config.build,
+    rollout: results.apply((r) => rolloutOutput(config.build, inputs, r)),
+    nodes: results.apply((r) => nodesOutput(r)),
+    waves: wavesOutput(inputs),
+    unassigned: unassignedOutput(plan),
+  };
+}
+
+/**
+ * Runs `fn` with V8 stack traces off. The SDK attaches a stack trace to every promise behind
+ * every output property of every resource (runtime/debuggable.ts): ~160 per machine here, which
+ * measured (bench/program.bench.ts) as ~70% of program time and a large share of its memory.
+ * Resource source positions are unaffected: the SDK raises the limit itself to take those.
+ * Restored afterwards, so errors outside resource construction keep their stacks.
+ */
+function withoutPromiseStackTraces(fn: () => void): void {
+  const saved = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    fn();
+  } finally {
+    Error.stackTraceLimit = saved;
+  }
+}
+
+function hostKeysFor(planned: Machine[], config: StackConfig): Map<string, string | undefined> {
+  let knownHosts;
+  if (config.knownHosts) {
+    let text: string;
+    try {
+      text = fs.readFileSync(config.knownHosts, "utf8");
+    } catch (err) {
+      throw new UserError(`config: smith:knownHosts: cannot read ${config.knownHosts} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    knownHosts = parseKnownHosts(text, config.knownHosts);
+  }
+  const keys = resolveHostKeys(planned, { knownHosts, knownHostsPath: config.knownHosts, requireHostKeys: config.requireHostKeys });
+  const unverified = planned.filter((m) => keys.get(m.name) === undefined).map((m) => m.name);
+  if (unverified.length) {
+    pulumi.log.warn(
+      `smith:requireHostKeys is false: ${unverified.length} machine(s) connect WITHOUT host key verification: ${unverified.slice(0, 10).join(", ")}${unverified.length > 10 ? ", …" : ""}`,
+    );
+  }
+  return keys;
+}
+
+function logHeld(inputs: WaveInput[], decisions: WaveDecision[]): void {
+  decisions.forEach((d, i) => {
+    if (!d.held) return;
+    const w = inputs[i];
+    const kept = w.registered ? `; ${w.registered} already patched node(s) kept as they are` : "";
+    const waiting = w.planned - w.registered;
+    const msg = `wave ${d.wave} is HELD: ${d.reason}${kept}${waiting ? `; ${waiting} node(s) wait` : ""}`;
+    // The wave whose own gate is closed is the one to act on; the ones behind it follow.
+    if (d.reason?.startsWith("earlier wave")) pulumi.log.info(msg);
+    else pulumi.log.warn(msg);
+  });
+}
+
+/**
+ * StackReferences by stack name, created once each: this stack's own (its previous outputs say
+ * which nodes were patched to which build) and those soak gates read.
+ */
+class StackRefs {
+  private readonly refs = new Map<string, pulumi.StackReference>();
+  constructor(private readonly org: string) {}
+
+  get(stack: string): pulumi.StackReference {
+    let ref = this.refs.get(stack);
+    if (!ref) {
+      ref = new pulumi.StackReference(`stack-${stack}`, { name: `${this.org}/${pulumi.getProject()}/${stack}` });
+      this.refs.set(stack, ref);
+    }
+    return ref;
+  }
+
+  /** A stack output as plain data (secret or not); undefined when the stack has none. */
+  async output(stack: string, name: string): Promise<unknown> {
+    const d = await this.get(stack).getOutputDetails(name);
+    return d.value ?? d.secretValue;
+  }
+}

@@ -1,0 +1,207 @@
+import { expect } from "chai";
+import fc from "fast-check";
+import { chainIndexes } from "../../components/fleet/chains";
+import { agentCopyPath, healthDialDelayMs, isFreshPatch, nodeHealthCommand, nodePatchCommand, needsSudo } from "../../components/fleet/node-commands";
+import { asRollout, decideWaves, GateInputs } from "../../components/fleet/gates";
+import { asNodeRecords, nodesOutput, rolloutOutput, rolloutWaves, unassignedOutput, UNASSIGNED_OUTPUT_LIMIT, NodeResult } from "../../components/fleet/rollout";
+import type { Machine } from "../../src/inventory/schema";
+import type { Plan, PlanWave } from "../../src/plan/types";
+
+const SHA = "0123456789abcdef".repeat(4);
+
+describe("fleet helpers (pure)", () => {
+  describe("node commands", () => {
+    it("quotes the build and repo even when they contain shell syntax", () => {
+      const cmd = nodePatchCommand({ build: "42", repoUrl: "http://r/x'; rm -rf / #", user: "root", agentSha256: SHA });
+      expect(cmd).to.equal(
+        `install -D -m 0755 "$HOME"/'.smith-agent-0123456789abcdef' '/usr/local/lib/smith/smith-agent' && /usr/local/lib/smith/smith-agent patch --build '42' --repo 'http://r/x'\\''; rm -rf / #'`,
+      );
+    });
+
+    it("content-addresses the agent copy and rejects anything but a sha256", () => {
+      expect(agentCopyPath(SHA)).to.equal(".smith-agent-0123456789abcdef");
+      expect(() => agentCopyPath("../../etc/passwd")).to.throw(/not a sha256/);
+    });
+
+    it("sudo only for non-root users", () => {
+      expect(needsSudo("root")).to.equal(false);
+      expect(needsSudo("ops")).to.equal(true);
+    });
+
+    it("passes the boot id only when a reboot was scheduled", () => {
+      expect(nodeHealthCommand({ role: "db", user: "root", reboot: { rebooting: false, bootId: "b" } })).to.equal(
+        "/usr/local/lib/smith/smith-agent health --role 'db'",
+      );
+      expect(nodeHealthCommand({ role: "db", user: "ops", reboot: { rebooting: true, bootId: "b" } })).to.equal(
+        "sudo -n /usr/local/lib/smith/smith-agent health --role 'db' --boot-id-before 'b'",
+      );
+    });
+
+    it("waits before the healthcheck only for a reboot scheduled in this update", () => {
+      expect(healthDialDelayMs({ rebooting: true, fresh: true, delaySeconds: 3, dryRun: false })).to.equal(8_000);
+      expect(healthDialDelayMs({ rebooting: true, fresh: true, dryRun: false })).to.equal(10_000);
+      expect(healthDialDelayMs({ rebooting: true, fresh: false, delaySeconds: 3, dryRun: false })).to.equal(0);
+      expect(healthDialDelayMs({ rebooting: false, fresh: true, delaySeconds: 3, dryRun: false })).to.equal(0);
+      expect(healthDialDelayMs({ rebooting: true, fresh: true, delaySeconds: 3, dryRun: true })).to.equal(0);
+    });
+  });
+
+  describe("fresh patch reports", () => {
+    const start = new Date("2026-11-25T12:00:00Z");
+    const cases: [string, string | null, string | undefined, boolean][] = [
+      ["ran in this update", "2026-11-25T12:05:00Z", "2026-11-20T00:00:00Z", true],
+      ["first run ever", "2026-11-25T12:05:00Z", undefined, true],
+      ["machine clock a little behind", "2026-11-25T11:55:00Z", undefined, true],
+      ["stored result the outputs know", "2026-11-25T12:05:00Z", "2026-11-25T12:05:00Z", false],
+      ["stored result of a failed earlier update", "2026-11-25T09:00:00Z", "2026-11-20T00:00:00Z", false],
+      ["no time at all", null, undefined, false],
+    ];
+    for (const [what, finishedAt, previousFinishedAt, fresh] of cases) {
+      it(`${what}: ${fresh ? "fresh" : "stored"}`, () => {
+        expect(isFreshPatch({ finishedAt, previousFinishedAt, programStartedAt: start })).to.equal(fresh);
+      });
+    }
+  });
+
+  describe("chains", () => {
+    it("one chain at concurrency 1", () => {
+      expect(chainIndexes(3)).to.deep.equal([
+        { chain: 0, previous: undefined },
+        { chain: 0, previous: 0 },
+        { chain: 0, previous: 1 },
+      ]);
+    });
+
+    it("property: every node waits for the node `concurrency` before it; chains are disjoint", () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 1, max: 8 }), (n, c) => {
+          const ch = chainIndexes(n, c);
+          ch.forEach((x, i) => {
+            expect(x.previous).to.equal(i >= c ? i - c : undefined);
+            if (x.previous !== undefined) expect(ch[x.previous].chain).to.equal(x.chain);
+          });
+          expect(new Set(ch.map((x) => x.chain)).size).to.equal(Math.min(n, c));
+        }),
+      );
+    });
+
+    it("rejects a bad concurrency", () => {
+      expect(() => chainIndexes(3, 0)).to.throw(/positive integer/);
+    });
+  });
+
+  describe("gates", () => {
+    const wave = (name: string, gate: PlanWave["gate"] = null, phase?: PlanWave["phase"]): PlanWave => ({ name, gate, clusters: [], ...(phase ? { phase } : {}) });
+    const inputs = (over: Partial<GateInputs> = {}): GateInputs => ({
+      build: "42",
+      approvals: [],
+      soakRollouts: new Map(),
+      now: new Date("2026-11-25T12:00:00Z"),
+      stackOrg: "organization",
+      project: "smith",
+      ...over,
+    });
+    const plan = (waves: PlanWave[]): Plan => ({ build: "42", waves, unassigned: [] });
+
+    it("a closed gate holds its wave and every later one", () => {
+      const d = decideWaves(plan([wave("a"), wave("b", { approval: true }), wave("c")]), inputs());
+      expect(d).to.deep.equal([
+        { wave: "a", held: false, reason: undefined },
+        { wave: "b", held: true, reason: "approval gate: smith:approvals has no b@42" },
+        { wave: "c", held: true, reason: "earlier wave b is held" },
+      ]);
+    });
+
+    it("approval of a phased wave: per phase or for the whole wave", () => {
+      const w = [wave("h/phase-1", { approval: true }, { index: 1, of: 2, wave: "h" }), wave("h/phase-2", { approval: true }, { index: 2, of: 2, wave: "h" })];
+      expect(decideWaves(plan(w), inputs({ approvals: ["h@42"] })).map((x) => x.held)).to.deep.equal([false, false]);
+      const d = decideWaves(plan(w), inputs({ approvals: ["h/phase-1@42"] }));
+      expect(d.map((x) => x.held)).to.deep.equal([false, true]);
+      expect(d[1].reason).to.equal("approval gate: smith:approvals has no h/phase-2@42 (or h@42)");
+    });
+
+    it("approval for another build does not count", () => {
+      expect(decideWaves(plan([wave("b", { approval: true })]), inputs({ approvals: ["b@41"] }))[0].held).to.equal(true);
+    });
+
+    it("both gates: both reasons", () => {
+      const d = decideWaves(plan([wave("b", { approval: true, soak: { hours: 1, stack: "dev" } })]), inputs());
+      expect(d[0].reason).to.equal("approval gate: smith:approvals has no b@42; soak gate (1h on organization/smith/dev): organization/smith/dev has no rollout output yet");
+    });
+
+    it("soak opens exactly at `hours`", () => {
+      const r = (finishedAt: string) => inputs({ soakRollouts: new Map([["dev", { build: "42", complete: true, finishedAt }]]) });
+      const w = [wave("p", { approval: false, soak: { hours: 24, stack: "dev" } })];
+      expect(decideWaves(plan(w), r("2026-11-24T12:00:00Z"))[0].held).to.equal(false);
+      expect(decideWaves(plan(w), r("2026-11-24T12:00:01Z"))[0].held).to.equal(true);
+      expect(decideWaves(plan(w), r("garbage"))[0].reason).to.contain("reports no finish time");
+    });
+
+    it("asRollout treats malformed outputs as absent", () => {
+      expect(asRollout("x")).to.equal(undefined);
+      expect(asRollout({ build: 42, complete: true })).to.equal(undefined);
+      expect(asRollout({ build: "1", complete: false })).to.deep.equal({ build: "1", complete: false, finishedAt: null, nodes: 0, held: [] });
+    });
+  });
+
+  describe("rollout inputs and outputs", () => {
+    const m = (name: string): Machine => ({ name, host: "h", environment: "e", region: "r", cluster: "c", role: "w" });
+    const machines = new Map(["a", "b", "c", "d"].map((n) => [n, m(n)]));
+    const plan: Plan = {
+      build: "42",
+      waves: [
+        { name: "one", gate: null, clusters: [{ cluster: "c", nodes: ["a", "b"], concurrency: 2 }] },
+        { name: "two", gate: { approval: true, soak: { hours: 1, stack: "dev" } }, clusters: [{ cluster: "c", nodes: ["c", "d"] }] },
+      ],
+      unassigned: [],
+    };
+    const previous = asNodeRecords({ a: { build: "41", rebooted: false, finishedAt: "T0", changed: 1 }, c: { build: "41", finishedAt: null }, bad: { build: 1 } });
+
+    it("asNodeRecords keeps well-formed entries only", () => {
+      expect([...previous.keys()]).to.deep.equal(["a", "c"]);
+      expect(asNodeRecords(null).size).to.equal(0);
+    });
+
+    it("running waves patch all planned nodes; held waves only previously patched ones, frozen", () => {
+      const w = rolloutWaves(
+        plan,
+        machines,
+        [
+          { wave: "one", held: false },
+          { wave: "two", held: true, reason: "approval gate" },
+        ],
+        previous,
+        new Map([["a", "KEY"]]),
+      );
+      expect(w[0].clusters[0]).to.deep.equal({
+        cluster: "c",
+        concurrency: 2,
+        nodes: [
+          { machine: m("a"), hostKey: "KEY", previousFinishedAt: "T0", previousBuild: "41", build: "42" },
+          { machine: m("b"), hostKey: undefined, previousFinishedAt: undefined, previousBuild: undefined, build: "42" },
+        ],
+      });
+      expect(w[1]).to.deep.include({ name: "two", held: true, reason: "approval gate", soakStack: "dev", planned: 2, registered: 1 });
+      expect(w[1].clusters[0].nodes).to.deep.equal([{ machine: m("c"), hostKey: undefined, previousFinishedAt: undefined, previousBuild: "41", build: "41", frozen: true }]);
+    });
+
+    it("rollout output: complete only without held waves; finishedAt is the latest of this build", () => {
+      const results: NodeResult[] = [
+        { name: "b", build: "42", rebooted: true, finishedAt: "2026-11-25T10:00:00Z", packagesChanged: 2, frozen: false },
+        { name: "a", build: "42", rebooted: false, finishedAt: "2026-11-25T11:00:00Z", packagesChanged: 0, frozen: false },
+        { name: "c", build: "41", rebooted: false, finishedAt: "2026-11-25T12:00:00Z", packagesChanged: 0, frozen: true },
+      ];
+      const waves = rolloutWaves(plan, machines, [{ wave: "one", held: false }, { wave: "two", held: true }], previous, new Map());
+      expect(rolloutOutput("42", waves, results)).to.deep.equal({ build: "42", complete: false, finishedAt: "2026-11-25T11:00:00Z", nodes: 3, held: ["two"] });
+      expect(Object.keys(nodesOutput(results))).to.deep.equal(["a", "b", "c"]);
+      expect(nodesOutput(results).b).to.deep.equal({ build: "42", rebooted: true, finishedAt: "2026-11-25T10:00:00Z", changed: 2 });
+    });
+
+    it("caps the unassigned list", () => {
+      const many: Plan = { build: "1", waves: [], unassigned: Array.from({ length: 70 }, (_, i) => ({ name: `m${i}`, reason: "r" })) };
+      const u = unassignedOutput(many);
+      expect(u.count).to.equal(70);
+      expect(u.machines).to.have.length(UNASSIGNED_OUTPUT_LIMIT);
+    });
+  });
+});

@@ -1,0 +1,268 @@
+import { expect } from "chai";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import type * as pulumiType from "@pulumi/pulumi";
+import type { Machine } from "../../src/inventory/schema";
+import { installMocks, plainStrings, Recorder, valueOf, PATCH_FINISHED_AT, defaultStdout } from "./components.mocks";
+
+type Fleet = typeof import("../../components/fleet");
+
+const SHA = "ab".repeat(32);
+const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nsmith-test-key-material\n-----END OPENSSH PRIVATE KEY-----\n";
+const HOSTKEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEMwZxYNz8GKb/Ew0CxogS1x0SiHaWdk6vpZJbNlIRPF";
+const AGENT = "/usr/local/lib/smith/smith-agent";
+const INSTALL = `install -D -m 0755 "$HOME"/'.smith-agent-${SHA.slice(0, 16)}' '${AGENT}'`;
+
+function machine(name: string, cluster = "c1", extra: Partial<Machine> = {}): Machine {
+  return { name, host: `10.0.0.${name.length}`, environment: "dev", region: "r1", cluster, role: "worker", hostKey: HOSTKEY, ...extra };
+}
+
+describe("fleet components (Pulumi mocks)", function () {
+  let rec: Recorder;
+  let fleet: Fleet;
+  let pulumi: typeof pulumiType;
+
+  before(async () => {
+    rec = installMocks();
+    pulumi = await import("@pulumi/pulumi");
+    fleet = await import("../../components/fleet");
+  });
+  beforeEach(() => rec.reset());
+
+  const settings = () => ({
+    repoUrl: "http://repo.example/apt",
+    privateKey: pulumi.secret(KEY),
+    agentSha256: SHA,
+    healthTimeoutMinutes: 20,
+    rebootDelaySeconds: 3,
+  });
+
+  function target(m: Machine, extra: Record<string, unknown> = {}) {
+    return { machine: m, build: "42", hostKey: m.hostKey, ...extra };
+  }
+
+  describe("NodePatch", () => {
+    it("registers the agent copy, patch, reboot and health under the node, named after it", async () => {
+      new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1")) });
+      await rec.settle();
+      const node = rec.byName("web-1");
+      expect(node.type).to.equal("smith:fleet:NodePatch");
+      expect(rec.byName("web-1-agent").type).to.equal("command:remote:CopyToRemote");
+      for (const step of ["patch", "reboot", "health"]) {
+        const r = rec.byName(`web-1-${step}`);
+        expect(r.type).to.equal("command:remote:Command");
+        expect(r.parentUrn).to.equal(node.urn);
+      }
+      expect(rec.byName("web-1-agent").parentUrn).to.equal(node.urn);
+    });
+
+    it("renders the exact command lines, every value quoted", async () => {
+      new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1", "c1", { role: "db" })) });
+      await rec.settle();
+      expect(rec.byName("web-1-patch").inputs.create).to.equal(
+        `${INSTALL} && ${AGENT} patch --build '42' --repo 'http://repo.example/apt'`,
+      );
+      expect(rec.byName("web-1-reboot").inputs.create).to.equal(`${AGENT} reboot-if-required --delay '3'`);
+      // No reboot was scheduled: nothing to compare the boot id with.
+      expect(rec.byName("web-1-health").inputs.create).to.equal(`${AGENT} health --role 'db'`);
+    });
+
+    it("uses sudo -n for a non-root user (machine user wins over sshUser)", async () => {
+      new fleet.NodePatch("web-2", { ...settings(), sshUser: "ops", ...target(machine("web-2")) });
+      new fleet.NodePatch("web-3", { ...settings(), sshUser: "ops", ...target(machine("web-3", "c1", { user: "root" })) });
+      await rec.settle();
+      expect(rec.byName("web-2-patch").inputs.create).to.equal(
+        `sudo -n ${INSTALL} && sudo -n ${AGENT} patch --build '42' --repo 'http://repo.example/apt'`,
+      );
+      expect(rec.byName("web-2-reboot").inputs.create).to.match(/^sudo -n /);
+      expect(rec.byName("web-2-health").inputs.create).to.match(/^sudo -n /);
+      expect((rec.byName("web-2-patch").inputs.connection as { user: string }).user).to.equal("ops");
+      expect((rec.byName("web-3-patch").inputs.connection as { user: string }).user).to.equal("root");
+      expect(rec.byName("web-3-patch").inputs.create).to.not.contain("sudo");
+    });
+
+    it("passes the pre-reboot boot id to health when the agent scheduled a reboot", async () => {
+      rec.behaviour.stdout = (name) => (name.endsWith("-reboot") ? '{"rebooting":true,"bootId":"b00t-1"}\n' : undefined);
+      // The stored patch result (same finishedAt as last update): no reboot in progress, no wait.
+      new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1"), { previousFinishedAt: PATCH_FINISHED_AT }) });
+      await rec.settle();
+      expect(rec.byName("web-1-health").inputs.create).to.equal(`${AGENT} health --role 'worker' --boot-id-before 'b00t-1'`);
+    });
+
+    it("re-runs on a new build only: every command triggers on the build, the copy on the agent hash", async () => {
+      new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1")) });
+      await rec.settle();
+      for (const step of ["patch", "reboot", "health"]) expect(rec.byName(`web-1-${step}`).inputs.triggers).to.deep.equal(["42"]);
+      const copy = rec.byName("web-1-agent");
+      expect(copy.inputs.triggers).to.deep.equal([SHA]);
+      expect(copy.inputs.remotePath).to.equal(`.smith-agent-${SHA.slice(0, 16)}`);
+    });
+
+    it("pins the host key, ignores connection changes and bounds the post-reboot dial", async () => {
+      new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1", "c1", { port: 2222 })) });
+      await rec.settle();
+      for (const n of ["web-1-agent", "web-1-patch", "web-1-reboot", "web-1-health"]) {
+        const r = rec.byName(n);
+        expect(r.ignoreChanges, n).to.deep.equal(["connection"]);
+        const c = r.inputs.connection as Record<string, unknown>;
+        expect(c.hostKey, n).to.equal(HOSTKEY);
+        expect(c.host, n).to.equal("10.0.0.5");
+        expect(c.port, n).to.equal(2222);
+      }
+      const health = rec.byName("web-1-health");
+      expect((health.inputs.connection as Record<string, unknown>).dialErrorLimit).to.equal(-1);
+      expect(health.customTimeouts?.create).to.equal("20m");
+      expect((rec.byName("web-1-patch").inputs.connection as Record<string, unknown>).dialErrorLimit).to.not.equal(-1);
+      expect(rec.byName("web-1-patch").inputs.addPreviousOutputInEnv).to.equal(false);
+    });
+
+    it("never registers the private key as plain text", async () => {
+      new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1")) });
+      await rec.settle();
+      const commands = rec.resources.filter((r) => r.custom);
+      expect(commands).to.have.length(4);
+      for (const r of rec.resources) {
+        expect(plainStrings(r.raw).some((s) => s.includes("smith-test-key-material")), r.name).to.equal(false);
+      }
+      // ...yet it does reach the provider, inside the secret.
+      expect((rec.byName("web-1-patch").inputs.connection as Record<string, unknown>).privateKey).to.equal(KEY);
+    });
+
+    it("orders copy → patch → reboot → health, and the patch after `after`", async () => {
+      class Gate extends pulumi.CustomResource {
+        constructor(n: string) {
+          super("test:index:Gate", n, {});
+        }
+      }
+      const gate = new Gate("gate");
+      new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1")), after: [gate] });
+      await rec.settle();
+      const deps = (n: string) => rec.byName(n).dependencies.map((u) => rec.nameOfUrn(u));
+      expect(deps("web-1-agent")).to.deep.equal([]);
+      expect(deps("web-1-patch")).to.have.members(["web-1-agent", "gate"]);
+      expect(deps("web-1-reboot")).to.deep.equal(["web-1-patch"]);
+      // Health reads both reports (boot id, freshness): data dependencies on patch and reboot.
+      expect(deps("web-1-health")).to.have.members(["web-1-reboot", "web-1-patch"]);
+    });
+
+    it("exposes the agent's report as outputs", async () => {
+      rec.behaviour.stdout = (name) => (name.endsWith("-reboot") ? '{"rebooting":true,"bootId":"x"}\n' : undefined);
+      const n = new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1"), { previousFinishedAt: PATCH_FINISHED_AT }) });
+      expect(await valueOf(n.build)).to.equal("42");
+      expect(await valueOf(n.finishedAt)).to.equal(PATCH_FINISHED_AT);
+      expect(await valueOf(n.startedAt)).to.equal("2026-11-25T09:59:00Z");
+      expect(await valueOf(n.rebooted)).to.equal(true);
+      expect(await valueOf(n.packagesChanged)).to.equal(1);
+      // Outputs wait for the healthcheck: the stack never reports a node done before it passed.
+      const deps = await (n.build as unknown as { resources(): Promise<Set<unknown>> }).resources();
+      expect(deps.has(n.health)).to.equal(true);
+      await rec.settle();
+    });
+
+    it("on a new build the connection is not ignored, so a rotated key takes effect then", async () => {
+      new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1"), { previousBuild: "41" }) });
+      new fleet.NodePatch("web-2", { ...settings(), ...target(machine("web-2"), { previousBuild: "42" }) });
+      await rec.settle();
+      for (const step of ["agent", "patch", "reboot", "health"]) {
+        expect(rec.byName(`web-1-${step}`).ignoreChanges, step).to.deep.equal([]);
+        expect(rec.byName(`web-2-${step}`).ignoreChanges, step).to.deep.equal(["connection"]);
+      }
+    });
+
+    it("frozen (held) nodes ignore every input, so the stored state stays as it is", async () => {
+      new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1"), { build: "41", frozen: true }) });
+      await rec.settle();
+      expect(rec.byName("web-1-patch").inputs.triggers).to.deep.equal(["41"]);
+      expect(rec.byName("web-1-patch").ignoreChanges).to.include.members(["connection", "create", "triggers"]);
+      expect(rec.byName("web-1-agent").ignoreChanges).to.include.members(["connection", "source", "remotePath", "triggers"]);
+    });
+
+    it("hashes the real agent by default and copies that file", async () => {
+      const agentFile = path.resolve(__dirname, "../../agent/smith-agent");
+      const sha = crypto.createHash("sha256").update(fs.readFileSync(agentFile)).digest("hex");
+      const s = settings() as Record<string, unknown>;
+      delete s.agentSha256;
+      new fleet.NodePatch("web-1", { ...(s as ReturnType<typeof settings>), ...target(machine("web-1")) });
+      await rec.settle();
+      const copy = rec.byName("web-1-agent");
+      expect(copy.inputs.triggers).to.deep.equal([sha]);
+      expect(JSON.stringify(copy.inputs.source)).to.contain("smith-agent");
+    });
+  });
+
+  describe("ClusterRollout", () => {
+    const deps = (n: string) => rec.byName(n).dependencies.map((u) => rec.nameOfUrn(u));
+
+    it("chains nodes in plan order: node k+1's patch waits for node k's health", async () => {
+      const nodes = ["n1", "n2", "n3"].map((n) => target(machine(n)));
+      const c = new fleet.ClusterRollout("w/c1", { nodes, settings: settings() });
+      await rec.settle();
+      expect(rec.byName("w/c1").type).to.equal("smith:fleet:ClusterRollout");
+      expect(deps("n1-patch")).to.deep.equal(["n1-agent"]);
+      expect(deps("n2-patch")).to.have.members(["n2-agent", "n1-health"]);
+      expect(deps("n3-patch")).to.have.members(["n3-agent", "n2-health"]);
+      expect(c.last).to.have.length(1);
+      expect(c.last[0]).to.equal(c.nodes[2].health);
+      expect(rec.byName("n2").parentUrn).to.equal(rec.byName("w/c1").urn);
+    });
+
+    it("runs `concurrency` chains side by side", async () => {
+      const nodes = ["n1", "n2", "n3", "n4", "n5"].map((n) => target(machine(n)));
+      const c = new fleet.ClusterRollout("w/c1", { nodes, concurrency: 2, settings: settings() });
+      await rec.settle();
+      expect(deps("n1-patch")).to.deep.equal(["n1-agent"]);
+      expect(deps("n2-patch")).to.deep.equal(["n2-agent"]);
+      expect(deps("n3-patch")).to.have.members(["n3-agent", "n1-health"]);
+      expect(deps("n4-patch")).to.have.members(["n4-agent", "n2-health"]);
+      expect(deps("n5-patch")).to.have.members(["n5-agent", "n3-health"]);
+      expect(c.last).to.have.members([c.nodes[4].health, c.nodes[3].health]);
+    });
+  });
+
+  describe("PatchWave", () => {
+    const deps = (n: string) => rec.byName(n).dependencies.map((u) => rec.nameOfUrn(u));
+
+    it("runs clusters independently and each wave after every chain of the previous one", async () => {
+      const w1 = new fleet.PatchWave("one", {
+        clusters: [
+          { cluster: "a", nodes: ["a1", "a2"].map((n) => target(machine(n, "a"))) },
+          { cluster: "b", nodes: ["b1", "b2", "b3"].map((n) => target(machine(n, "b"))), concurrency: 2 },
+        ],
+        settings: settings(),
+      });
+      const w2 = new fleet.PatchWave("two", {
+        clusters: [
+          { cluster: "a", nodes: [target(machine("a3", "a"))] },
+          { cluster: "c", nodes: [target(machine("c1", "c"))] },
+        ],
+        settings: settings(),
+        after: w1.last,
+      });
+      await rec.settle();
+      expect(rec.byName("one").type).to.equal("smith:fleet:PatchWave");
+      expect(rec.byName("one/a").parentUrn).to.equal(rec.byName("one").urn);
+      // Within wave one, cluster b does not wait for cluster a.
+      expect(deps("b1-patch")).to.deep.equal(["b1-agent"]);
+      expect(deps("a1-patch")).to.deep.equal(["a1-agent"]);
+      // Wave two waits for the end of every chain of wave one: a2, b2 (chain 2) and b3 (chain 1).
+      for (const first of ["a3-patch", "c1-patch"]) {
+        expect(deps(first)).to.have.members([first.replace("-patch", "-agent"), "a2-health", "b2-health", "b3-health"]);
+      }
+      expect(w2.last).to.have.length(2);
+    });
+
+    it("skips empty clusters and passes `after` through a wave without nodes", async () => {
+      const gate = new pulumi.ComponentResource("test:gate:Gate", "gate");
+      const w = new fleet.PatchWave("held", { clusters: [{ cluster: "a", nodes: [] }], settings: settings(), after: [gate], held: true });
+      await rec.settle();
+      expect(w.clusters).to.have.length(0);
+      expect(w.last).to.deep.equal([gate]);
+      expect(rec.resources.filter((r) => r.type === "smith:fleet:ClusterRollout")).to.have.length(0);
+    });
+  });
+
+  it("mock default stdout matches the agent contract", () => {
+    expect(JSON.parse(defaultStdout("x-patch", { create: "... --build '7' ..." })).build).to.equal("7");
+  });
+});

@@ -1,0 +1,257 @@
+import { expect } from "chai";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as sinon from "sinon";
+import type * as pulumiType from "@pulumi/pulumi";
+import { installMocks, Recorder, valueOf, PATCH_FINISHED_AT } from "./components.mocks";
+
+type Program = typeof import("../../stacks/program");
+
+const ED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEMwZxYNz8GKb/Ew0CxogS1x0SiHaWdk6vpZJbNlIRPF";
+const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nstack-test-key\n-----END OPENSSH PRIVATE KEY-----\n";
+const NOW = new Date("2026-11-25T12:00:00Z");
+
+const machine = (name: string, cluster: string, role = "worker", hostKey: string | null = ED) =>
+  `  - { name: ${name}, host: 10.1.0.${name.length}, environment: dev, region: r1, cluster: ${cluster}, role: ${role}${hostKey ? `, hostKey: ${hostKey}` : ""} }`;
+
+const INVENTORY = ["machines:", machine("t1", "dev-test", "test"), ...["a1", "a2", "a3"].map((n) => machine(n, "a")), ...["b1", "b2"].map((n) => machine(n, "b")), machine("x9", "other", "db")].join("\n");
+
+const WAVES = `
+scope: { role: [test, worker] }
+waves:
+  - name: test
+    select: { role: test }
+  - name: main
+    select: { cluster: a }
+    gate: { approval: true }
+  - name: last
+`;
+
+const SOAK_WAVES = `
+waves:
+  - name: canary
+    select: { role: test }
+    gate: { soak: { hours: 24, stack: staging } }
+  - name: rest
+    optional: true
+`;
+
+describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
+  let rec: Recorder;
+  let program: Program;
+  let pulumi: typeof pulumiType;
+  let dir: string;
+  let warn: sinon.SinonStub;
+  let info: sinon.SinonStub;
+
+  before(async () => {
+    rec = installMocks({ stack: "dev" });
+    pulumi = await import("@pulumi/pulumi");
+    program = await import("../../stacks/program");
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "smith-stack-"));
+    fs.writeFileSync(path.join(dir, "inv.yaml"), INVENTORY);
+    fs.writeFileSync(path.join(dir, "waves.yaml"), WAVES);
+    fs.writeFileSync(path.join(dir, "soak.yaml"), SOAK_WAVES);
+    fs.writeFileSync(path.join(dir, "key"), KEY);
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  beforeEach(() => {
+    rec.reset();
+    warn = sinon.stub(pulumi.log, "warn").resolves();
+    info = sinon.stub(pulumi.log, "info").resolves();
+  });
+  afterEach(() => sinon.restore());
+
+  function configure(extra: Record<string, string> = {}, secret: string[] = []) {
+    const values: Record<string, string> = {
+      "smith:build": "42",
+      "smith:inventory": "inv.yaml",
+      "smith:waves": "waves.yaml",
+      "smith:repoUrl": "http://127.0.0.1:8080/apt",
+      "smith:sshPrivateKeyPath": "key",
+      ...extra,
+    };
+    for (const k of Object.keys(values)) if (values[k] === "") delete values[k];
+    pulumi.runtime.setAllConfig(values, secret);
+  }
+
+  async function run(): Promise<Record<string, unknown>> {
+    const outputs = await program.main({ projectDir: dir, now: () => NOW });
+    const resolved: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(outputs)) resolved[k] = pulumi.Output.isInstance(v) ? await valueOf(v) : v;
+    await rec.settle();
+    return resolved;
+  }
+
+  const patched = () =>
+    rec
+      .ofType("command:remote:Command")
+      .filter((r) => r.name.endsWith("-patch"))
+      .map((r) => r.name.replace(/-patch$/, ""))
+      .sort();
+  const deps = (n: string) => rec.byName(n).dependencies.map((u) => rec.nameOfUrn(u));
+
+  it("patches every planned machine in wave order when all gates are open", async () => {
+    configure({ "smith:approvals": '["main@42"]' });
+    const out = await run();
+    expect(patched()).to.deep.equal(["a1", "a2", "a3", "b1", "b2", "t1"]);
+    expect(rec.ofType("smith:fleet:PatchWave").map((r) => r.name)).to.deep.equal(["test", "main", "last"]);
+    // main waits for test; last waits for main's chain end.
+    expect(deps("a1-patch")).to.have.members(["a1-agent", "t1-health"]);
+    expect(deps("b1-patch")).to.have.members(["b1-agent", "a3-health"]);
+    expect(out.build).to.equal("42");
+    expect(out.rollout).to.deep.equal({ build: "42", complete: true, finishedAt: PATCH_FINISHED_AT, nodes: 6, held: [] });
+    expect((out.nodes as Record<string, unknown>).a2).to.deep.equal({ build: "42", rebooted: false, finishedAt: PATCH_FINISHED_AT, changed: 1 });
+    expect(out.waves).to.deep.equal([
+      { name: "test", held: false, clusters: 1, planned: 1, registered: 1 },
+      { name: "main", held: false, clusters: 1, planned: 3, registered: 3 },
+      { name: "last", held: false, clusters: 1, planned: 2, registered: 2 },
+    ]);
+    expect(out.unassigned).to.deep.equal({ count: 1, machines: [{ name: "x9", reason: "role db is not in scope of " + path.join(dir, "waves.yaml") }] });
+    // The self-reference (previous outputs) is read from this stack, file-backend style.
+    expect(rec.ofType("pulumi:pulumi:StackReference").map((r) => r.inputs.name)).to.deep.equal(["organization/smith/dev"]);
+    // Host keys come from the inventory.
+    for (const r of rec.resources.filter((x) => x.custom && x.type.startsWith("command:"))) {
+      expect((r.inputs.connection as Record<string, unknown>).hostKey, r.name).to.equal(ED);
+    }
+    // The key came from the file and stayed secret.
+    expect((rec.byName("a1-patch").inputs.connection as Record<string, unknown>).privateKey).to.equal(KEY);
+    expect(JSON.stringify(rec.byName("a1-patch").raw)).to.contain("1b47061264138c4ac30d75fd1eb44270");
+  });
+
+  it("holds an unapproved wave and every later one: never-patched nodes are not registered", async () => {
+    configure();
+    const out = await run();
+    expect(patched()).to.deep.equal(["t1"]);
+    expect(out.rollout).to.deep.include({ complete: false, held: ["main", "last"], nodes: 1 });
+    const msgs = warn.getCalls().map((c) => String(c.args[0]));
+    expect(msgs.some((m) => m.startsWith("wave main is HELD: approval gate: smith:approvals has no main@42"))).to.equal(true, msgs.join("\n"));
+    expect(info.getCalls().map((c) => String(c.args[0]))).to.include("wave last is HELD: earlier wave main is held; 2 node(s) wait");
+  });
+
+  it("keeps already-patched nodes of a held wave exactly as they are (previous build, frozen)", async () => {
+    configure();
+    rec.behaviour.stackOutputs = {
+      "organization/smith/dev": {
+        nodes: {
+          a1: { build: "41", rebooted: true, finishedAt: "2026-11-20T00:00:00Z", changed: 3 },
+          b2: { build: "41", rebooted: false, finishedAt: "2026-11-20T00:00:00Z", changed: 0 },
+        },
+      },
+    };
+    rec.behaviour.stdout = (name) =>
+      /^(a1|b2)-patch$/.test(name)
+        ? JSON.stringify({ build: "41", previous: "40", noop: false, changed: [], changedCount: 3, rebootRequired: false, attempts: 1, startedAt: "x", finishedAt: "2026-11-20T00:00:00Z", durationMs: 1 })
+        : undefined;
+    const out = await run();
+    expect(patched()).to.deep.equal(["a1", "b2", "t1"]);
+    expect(rec.byName("a1-patch").inputs.triggers).to.deep.equal(["41"]);
+    expect(rec.byName("a1-patch").inputs.create).to.contain("--build '41'");
+    expect(rec.byName("a1-patch").ignoreChanges).to.include.members(["create", "triggers", "connection"]);
+    expect(rec.byName("t1-patch").ignoreChanges).to.deep.equal(["connection"]);
+    expect((out.nodes as Record<string, { build: string }>).a1.build).to.equal("41");
+    expect(out.rollout).to.deep.include({ complete: false, finishedAt: PATCH_FINISHED_AT, nodes: 3 });
+    expect(out.waves).to.deep.include({ name: "main", held: true, reason: "approval gate: smith:approvals has no main@42", clusters: 1, planned: 3, registered: 1 });
+  });
+
+  describe("soak gates", () => {
+    const rollout = (finishedAt: string, extra: Record<string, unknown> = {}) => ({
+      "acme/smith/staging": { rollout: { build: "42", complete: true, finishedAt, nodes: 10, held: [], ...extra } },
+    });
+
+    it("opens after the soak stack finished this build long enough ago (org configurable)", async () => {
+      configure({ "smith:waves": "soak.yaml", "smith:stackOrg": "acme" });
+      rec.behaviour.stackOutputs = rollout("2026-11-24T11:00:00Z");
+      const out = await run();
+      expect(patched()).to.deep.equal(["a1", "a2", "a3", "b1", "b2", "t1", "x9"]);
+      expect((out.rollout as { complete: boolean }).complete).to.equal(true);
+      // The canary wave depends on its gate (the soak StackReference).
+      expect(deps("t1-patch")).to.include("stack-staging");
+      expect(rec.ofType("pulumi:pulumi:StackReference").map((r) => r.inputs.name)).to.have.members(["acme/smith/dev", "acme/smith/staging"]);
+    });
+
+    const heldCases: [string, Record<string, Record<string, unknown>> | undefined, string][] = [
+      ["too recent", rollout("2026-11-25T09:00:00Z"), "finished build 42 at 2026-11-25T09:00:00Z, 3.0h ago; opens at 2026-11-26T09:00:00.000Z"],
+      ["another build", { "acme/smith/staging": { rollout: { build: "41", complete: true, finishedAt: "2026-11-01T00:00:00Z" } } }, "is at build 41, not 42"],
+      ["incomplete", rollout("2026-11-01T00:00:00Z", { complete: false, held: ["rest"] }), "has not completed build 42 (held: rest)"],
+      ["no output", undefined, "has no rollout output yet"],
+    ];
+    for (const [what, outputs, reason] of heldCases) {
+      it(`holds when the soak stack's rollout is ${what}`, async () => {
+        configure({ "smith:waves": "soak.yaml", "smith:stackOrg": "acme" });
+        rec.behaviour.stackOutputs = outputs;
+        const out = await run();
+        expect(patched()).to.deep.equal([]);
+        expect(out.rollout).to.deep.include({ complete: false, held: ["canary", "rest"], finishedAt: null });
+        const msg = String(warn.firstCall?.args[0]);
+        expect(msg).to.contain("wave canary is HELD: soak gate (24h on acme/smith/staging)");
+        expect(msg).to.contain(reason);
+      });
+    }
+  });
+
+  describe("user errors become one RunError line", () => {
+    async function failure(): Promise<Error> {
+      try {
+        await program.main({ projectDir: dir, now: () => NOW });
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error("expected the program to fail");
+    }
+
+    it("bad config", async () => {
+      configure({ "smith:build": "" });
+      const e = await failure();
+      expect(pulumi.RunError.isInstance(e)).to.equal(true);
+      expect(e.message).to.equal("config: smith:build: is required");
+    });
+
+    it("a plain-text private key", async () => {
+      configure({ "smith:sshPrivateKeyPath": "", "smith:sshPrivateKey": KEY });
+      const e = await failure();
+      expect(e.message).to.contain("smith:sshPrivateKey: must be stored as a secret");
+      expect(e.message).to.not.contain("stack-test-key");
+    });
+
+    it("a missing key file", async () => {
+      configure({ "smith:sshPrivateKeyPath": "nope" });
+      expect((await failure()).message).to.equal(`config: smith:sshPrivateKeyPath: cannot read ${path.join(dir, "nope")} (ENOENT)`);
+    });
+
+    it("a machine without a host key", async () => {
+      fs.writeFileSync(path.join(dir, "nokey.yaml"), ["machines:", machine("t1", "dev-test", "test", null)].join("\n"));
+      configure({ "smith:inventory": "nokey.yaml", "smith:waves": "soak.yaml" });
+      expect((await failure()).message).to.contain("inventory: machine t1: no hostKey in the inventory");
+    });
+
+    it("a bad inventory path", async () => {
+      configure({ "smith:inventory": '["missing.yaml"]' });
+      expect((await failure()).message).to.equal(`${path.join(dir, "missing.yaml")}: cannot read inventory file (ENOENT)`);
+    });
+  });
+
+  it("reads the secret key with requireSecret and host keys from smith:knownHosts", async () => {
+    fs.writeFileSync(path.join(dir, "nokey.yaml"), ["machines:", machine("t1", "dev-test", "test", null)].join("\n"));
+    fs.writeFileSync(path.join(dir, "known_hosts"), `10.1.0.2 ${ED}\n`);
+    configure(
+      { "smith:inventory": "nokey.yaml", "smith:knownHosts": "known_hosts", "smith:sshPrivateKeyPath": "", "smith:sshPrivateKey": KEY, "smith:waves": "soak.yaml" },
+      ["smith:sshPrivateKey"],
+    );
+    rec.behaviour.stackOutputs = { "organization/smith/staging": { rollout: { build: "42", complete: true, finishedAt: "2026-11-01T00:00:00Z" } } };
+    await run();
+    const c = rec.byName("t1-patch").inputs.connection as Record<string, unknown>;
+    expect(c.hostKey).to.equal(ED);
+    expect(c.privateKey).to.equal(KEY);
+  });
+
+  it("warns about unverified machines when smith:requireHostKeys is false", async () => {
+    fs.writeFileSync(path.join(dir, "nokey.yaml"), ["machines:", machine("t1", "dev-test", "test", null)].join("\n"));
+    configure({ "smith:inventory": "nokey.yaml", "smith:requireHostKeys": "false", "smith:waves": "soak.yaml" });
+    rec.behaviour.stackOutputs = { "organization/smith/staging": { rollout: { build: "42", complete: true, finishedAt: "2026-11-01T00:00:00Z" } } };
+    await run();
+    expect((rec.byName("t1-patch").inputs.connection as Record<string, unknown>).hostKey).to.equal(undefined);
+    expect(String(warn.firstCall.args[0])).to.contain("1 machine(s) connect WITHOUT host key verification: t1");
+  });
+});
