@@ -41,9 +41,20 @@ export async function main(opts: ProgramOptions = {}): Promise<Record<string, un
   try {
     return await program(opts);
   } catch (err) {
-    if (err instanceof UserError) throw new pulumi.RunError(err.message);
+    if (err instanceof UserError) throw userRunError(err);
     throw err;
   }
+}
+
+/**
+ * The SDK's runner formats every error's stack for its tracing span, even a RunError whose stack
+ * it hides; under ts-node that source-maps the whole trace and took ~20 s. A user error's stack
+ * says nothing, so it is set to the message before anyone formats it.
+ */
+function userRunError(err: UserError): pulumi.RunError {
+  const runError = new pulumi.RunError(err.message);
+  runError.stack = err.message;
+  return runError;
 }
 
 async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
