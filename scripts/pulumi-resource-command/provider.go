@@ -169,26 +169,11 @@ func (p *provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumir
 }
 
 func (p *provider) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
-	typ, err := resourceType(req.GetUrn())
-	if err != nil {
-		return nil, err
-	}
 	news, err := unmarshal(req.GetProperties())
 	if err != nil {
 		return nil, err
 	}
-	var outs resource.PropertyMap
-	if req.GetPreview() {
-		outs = previewOutputs(typ, news)
-	} else {
-		ctx, cancel := p.operation(req.GetTimeout())
-		defer cancel()
-		outs, err = p.apply(ctx, typ, req.GetUrn(), opCreate, news, nil)
-		if err != nil {
-			return nil, err
-		}
-	}
-	props, err := marshal(outs)
+	props, err := p.run(req.GetUrn(), req.GetPreview(), req.GetTimeout(), opCreate, news, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -202,10 +187,6 @@ func (p *provider) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pul
 }
 
 func (p *provider) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
-	typ, err := resourceType(req.GetUrn())
-	if err != nil {
-		return nil, err
-	}
 	olds, err := unmarshal(req.GetOlds())
 	if err != nil {
 		return nil, err
@@ -214,21 +195,31 @@ func (p *provider) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pul
 	if err != nil {
 		return nil, err
 	}
-	var outs resource.PropertyMap
-	if req.GetPreview() {
-		outs = previewOutputs(typ, news)
-	} else {
-		ctx, cancel := p.operation(req.GetTimeout())
-		defer cancel()
-		if outs, err = p.apply(ctx, typ, req.GetUrn(), opUpdate, news, olds); err != nil {
-			return nil, err
-		}
-	}
-	props, err := marshal(outs)
+	props, err := p.run(req.GetUrn(), req.GetPreview(), req.GetTimeout(), opUpdate, news, olds)
 	if err != nil {
 		return nil, err
 	}
 	return &pulumirpc.UpdateResponse{Properties: props}, nil
+}
+
+// run is Create's and Update's shared step: in a preview, the outputs the inputs imply (nothing
+// runs remotely); otherwise the operation itself, bounded by the engine's timeout.
+func (p *provider) run(urn string, preview bool, timeout float64, o op, news, olds resource.PropertyMap) (*structpb.Struct, error) {
+	typ, err := resourceType(urn)
+	if err != nil {
+		return nil, err
+	}
+	var outs resource.PropertyMap
+	if preview {
+		outs = previewOutputs(typ, news)
+	} else {
+		ctx, cancel := p.operation(timeout)
+		defer cancel()
+		if outs, err = p.apply(ctx, typ, urn, o, news, olds); err != nil {
+			return nil, err
+		}
+	}
+	return marshal(outs)
 }
 
 func (p *provider) Delete(_ context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
