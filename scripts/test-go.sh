@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
-# Unit tests of smith's Go plugins (the command provider). They build against the module set
-# scripts/install-pulumi.sh resolved (its wrapper go.mod/go.sum), with the sources as they are
-# now, so an edit is tested before the plugin is rebuilt.
+# Checks smith's Go plugins (the command provider and the nodejs language host): gofmt, go vet,
+# go test. They build against the module sets scripts/install-pulumi.sh resolved (its wrapper
+# go.mod/go.sum), with the sources as they are now, so an edit is checked before it is installed.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-wrapper=$repo/.smith/build/command-wrapper
-if [ ! -f "$wrapper/go.sum" ]; then
-  echo "test-go: skipped: the command provider's module set is not resolved yet (run scripts/install-pulumi.sh)"
-  exit 0
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cp "$wrapper/go.mod" "$wrapper/go.sum" "$tmp/"
-cp "$repo"/scripts/pulumi-resource-command/*.go "$tmp/"
-cd "$tmp"
-test -z "$(gofmt -l .)" || { echo "test-go: gofmt needed:"; gofmt -l .; exit 1; }
-go vet .
-go test -count=1 .
+status=0
+check() {
+  local name=$1 wrapper=$repo/.smith/build/$2 src=$repo/scripts/$1
+  if [ ! -f "$wrapper/go.sum" ]; then
+    echo "test-go: $name skipped: its module set is not resolved yet (run scripts/install-pulumi.sh)"
+    return 0
+  fi
+  local tmp
+  tmp=$(mktemp -d)
+  cp "$wrapper/go.mod" "$wrapper/go.sum" "$tmp/"
+  cp "$src"/*.go "$tmp/"
+  (
+    cd "$tmp"
+    unformatted=$(gofmt -l .)
+    [ -z "$unformatted" ] || { echo "test-go: $name: gofmt needed: $unformatted"; exit 1; }
+    go vet .
+    go test -count=1 .
+  ) || status=1
+  rm -rf "$tmp"
+}
+check pulumi-resource-command command-wrapper
+check pulumi-language-nodejs pulumi-wrapper
+exit "$status"

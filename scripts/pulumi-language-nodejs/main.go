@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/version"
@@ -58,6 +59,7 @@ func main() {
 	}
 
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
+		Cancel: watchEngine(flag.Arg(0)),
 		Init: func(srv *grpc.Server) error {
 			pulumirpc.RegisterLanguageRuntimeServer(srv, host)
 			return nil
@@ -323,4 +325,27 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// engineCheckInterval is how often a plugin asks its engine whether it is still there.
+const engineCheckInterval = 30 * time.Second
+
+// watchEngine returns a channel that closes when the engine that started this plugin is gone
+// (a killed `pulumi up`), as upstream plugins do: without it every crash leaves a process behind.
+// Nil (never closes) when the engine's address is unknown.
+func watchEngine(addr string) chan bool {
+	if addr == "" {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := rpcutil.Healthcheck(ctx, addr, engineCheckInterval, cancel); err != nil {
+		cancel()
+		return nil
+	}
+	stop := make(chan bool)
+	go func() {
+		<-ctx.Done()
+		close(stop)
+	}()
+	return stop
 }
