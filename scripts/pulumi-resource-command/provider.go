@@ -84,11 +84,7 @@ func (p *provider) CheckConfig(_ context.Context, req *pulumirpc.CheckRequest) (
 }
 
 func (p *provider) DiffConfig(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	olds, err := unmarshal(req.GetOlds())
-	if err != nil {
-		return nil, err
-	}
-	news, err := unmarshal(req.GetNews())
+	olds, news, err := unmarshalPair(req.GetOlds(), req.GetNews())
 	if err != nil {
 		return nil, err
 	}
@@ -139,11 +135,7 @@ func (p *provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumir
 	if err != nil {
 		return nil, err
 	}
-	olds, err := unmarshal(req.GetOlds())
-	if err != nil {
-		return nil, err
-	}
-	news, err := unmarshal(req.GetNews())
+	olds, news, err := unmarshalPair(req.GetOlds(), req.GetNews())
 	if err != nil {
 		return nil, err
 	}
@@ -187,11 +179,7 @@ func (p *provider) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pul
 }
 
 func (p *provider) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
-	olds, err := unmarshal(req.GetOlds())
-	if err != nil {
-		return nil, err
-	}
-	news, err := unmarshal(req.GetNews())
+	olds, news, err := unmarshalPair(req.GetOlds(), req.GetNews())
 	if err != nil {
 		return nil, err
 	}
@@ -295,4 +283,17 @@ func unmarshalChecked(s *structpb.Struct, programDir string) (resource.PropertyM
 
 func marshal(m resource.PropertyMap) (*structpb.Struct, error) {
 	return plugin.MarshalProperties(m, plugin.MarshalOptions{KeepUnknowns: true, SkipNulls: true})
+}
+
+// unmarshalPair decodes a request's old and new properties, as Diff and Update both need.
+func unmarshalPair(olds, news *structpb.Struct) (resource.PropertyMap, resource.PropertyMap, error) {
+	o, err := unmarshal(olds)
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := unmarshal(news)
+	if err != nil {
+		return nil, nil, err
+	}
+	return o, n, nil
 }
