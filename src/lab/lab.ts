@@ -4,11 +4,19 @@ import * as path from "path";
 import { UserError } from "../errors";
 import { FAULT_KINDS, FaultKind, hostKeyLine, LabMachineState, LabState, renderInventory, renderKnownHosts, renderPulumiConfig } from "./files";
 import { hostProblem, mountsUnder, pidAlive, portFree, processesUnder, readPidFile, runScript, sleep, sshAnswers } from "./host";
-import { DEFAULT_SHAPE, LabShape, layoutLab } from "./layout";
+import { DEFAULT_NETWORK, DEFAULT_SHAPE, LabShape, layoutLab } from "./layout";
 import { LabPaths, labPaths, repoRelative } from "./paths";
 import type { MachineState, StatusRow } from "./status";
 
 export const DEFAULT_MIRROR_PORT = 18480;
+
+/**
+ * The loopback /24 of the repo's lab: SMITH_LAB_NETWORK, else 127.0.1. Two checkouts on one
+ * host (parallel work trees, CI beside a developer) each set their own so their labs never meet.
+ */
+export function labNetwork(env: NodeJS.ProcessEnv = process.env): string {
+  return env.SMITH_LAB_NETWORK || DEFAULT_NETWORK;
+}
 export const DEFAULT_REBOOT_DELAY = 2;
 const SSH_WAIT_MS = 90_000;
 
@@ -105,7 +113,7 @@ export async function labUp(opts: UpOptions = {}): Promise<UpResult> {
   const log = opts.log ?? (() => {});
   const shape = opts.shape ?? DEFAULT_SHAPE;
   const rebootDelaySeconds = opts.rebootDelaySeconds ?? DEFAULT_REBOOT_DELAY;
-  const machines = layoutLab(shape, opts.network); // validates the shape before anything starts
+  const machines = layoutLab(shape, opts.network ?? labNetwork()); // validates the shape before anything starts
   return withLock(p, async () => {
     const t0 = Date.now();
     const existing = readState(p);

@@ -13,7 +13,8 @@ import { sleep } from "../../src/lab/host";
 import { ExecResult, labExec, labSkipReason } from "../support/lab";
 
 const SHAPE = { machines: 7, clusters: 3, regions: 1 };
-const NETWORK = "127.0.2";
+// Its own /24, overridable so two checkouts on one host can run this test at once.
+const NETWORK = process.env.SMITH_LAB_TEST_NETWORK || "127.0.2";
 
 describe("lab (integration)", function () {
   this.timeout(300_000);
