@@ -12,6 +12,8 @@ packages=(
   shellcheck     # lints every *.sh
   dpkg-dev       # dpkg-deb and friends, to build test packages
   curl           # the official Pulumi installer's path in scripts/install-pulumi.sh
+  etcd-server    # etcd 3.4 under the test kube-apiserver (scripts/kube-apiserver.sh); installs no running service here
+  openssl        # the test API server's CA and certificates (scripts/kube-apiserver.sh)
 )
 
 started=$(date +%s)

@@ -32,13 +32,10 @@ export function containerSecurityContext(): object {
   return { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } };
 }
 
-/** Writable scratch space: the root filesystem is read-only, and Pulumi/npm/gpg want a home. */
+/** Writable scratch space: the root filesystem is read-only; HOME and the Pulumi home (Dockerfile) live here. */
 export const TMP_VOLUME = { name: "tmp", emptyDir: {} };
 export const TMP_MOUNT = { name: "tmp", mountPath: "/tmp" };
-const TMP_ENV = [
-  { name: "HOME", value: "/tmp" },
-  { name: "PULUMI_HOME", value: "/tmp/pulumi-home" },
-];
+const TMP_ENV = [{ name: "HOME", value: "/tmp" }];
 
 export interface ContainerArgs {
   name: string;
