@@ -7,7 +7,7 @@
 // command:remote:Command and command:remote:CopyToRemote, with upstream v1.2.1's inputs, outputs
 // and semantics. Not implemented: connection.proxy (bastions), local:Command, CopyFile, archives.
 //
-// scripts/install-pulumi.sh builds it from a wrapper module against the CLI's sdk/v3 and installs
+// scripts/install-pulumi.sh builds it from plugins/go.mod (sdk/v3 at the CLI's release) and installs
 // it with `pulumi plugin install resource command 1.2.1 --file ...`. See docs/pulumi.md.
 package main
 
