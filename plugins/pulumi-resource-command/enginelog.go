@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,8 +12,11 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// engineLog sends a command's output lines to the engine, which shows them under the resource
-// (as upstream does, per the `logging` input).
+// maxLogLine is the longest line sent to the engine in one message; a longer one is sent in pieces
+// (a command that prints a megabyte without a newline must not grow the buffer without bound).
+const maxLogLine = 64 * 1024
+
+// engineLog sends messages to the engine, attached to a resource.
 type engineLog struct {
 	client pulumirpc.EngineClient
 }
@@ -25,31 +29,44 @@ func dialEngine(addr string) (*engineLog, error) {
 	return &engineLog{client: pulumirpc.NewEngineClient(conn)}, nil
 }
 
-// lineWriter returns a writer that logs each complete line for urn; flush sends the rest. A nil
-// engineLog gives a nil writer (nothing is logged).
-func (e *engineLog) lineWriter(urn string) (w *lineWriter) {
-	if e == nil {
-		return nil
-	}
-	return &lineWriter{log: e, urn: urn}
+// status sends an ephemeral message: the engine shows it in the resource's progress column while
+// the step runs and keeps it out of the final output, as upstream does with command output
+// (pulumi-go-provider's InfoStatus). info and warning send permanent diagnostics.
+func (e *engineLog) status(urn, msg string) { e.send(urn, pulumirpc.LogSeverity_INFO, msg, true) }
+func (e *engineLog) warning(urn, msg string) {
+	e.send(urn, pulumirpc.LogSeverity_WARNING, msg, false)
 }
 
-func (e *engineLog) info(urn, msg string) {
+func (e *engineLog) send(urn string, sev pulumirpc.LogSeverity, msg string, ephemeral bool) {
 	if e == nil {
 		return
 	}
-	// Logging is best effort: a slow or gone engine must not fail or stall the command.
+	// Logging is best effort: a slow or gone engine must not fail or stall the command. A protobuf
+	// string must be UTF-8: invalid bytes are replaced, as upstream's host client does, never dropped.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, _ = e.client.Log(ctx, &pulumirpc.LogRequest{Severity: pulumirpc.LogSeverity_INFO, Message: msg, Urn: urn})
+	_, _ = e.client.Log(ctx, &pulumirpc.LogRequest{
+		Severity: sev, Message: cleanUTF8(msg), Urn: urn, Ephemeral: ephemeral,
+	})
 }
 
-// lineWriter is shared by stdout and stderr (two goroutines): it locks.
+// cleanUTF8 replaces each run of invalid UTF-8 bytes with U+FFFD.
+func cleanUTF8(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+
+// lineWriter sends each complete line to a sink (the engine's progress display); flush sends the
+// rest. Shared by stdout and stderr (two goroutines): it locks.
 type lineWriter struct {
-	log *engineLog
-	urn string
-	mu  sync.Mutex
-	buf []byte
+	sink func(string)
+	mu   sync.Mutex
+	buf  []byte
+}
+
+// lineWriter returns a writer of urn's progress lines, or nil when there is no engine to log to.
+func (e *engineLog) lineWriter(urn string) *lineWriter {
+	if e == nil {
+		return nil
+	}
+	return &lineWriter{sink: func(line string) { e.status(urn, line) }}
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
@@ -59,9 +76,14 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	for {
 		i := bytes.IndexByte(w.buf, '\n')
 		if i < 0 {
+			if len(w.buf) >= maxLogLine {
+				w.sink(string(w.buf[:maxLogLine]))
+				w.buf = w.buf[maxLogLine:]
+				continue
+			}
 			break
 		}
-		w.log.info(w.urn, string(w.buf[:i]))
+		w.sink(strings.TrimSuffix(string(w.buf[:i]), "\r"))
 		w.buf = w.buf[i+1:]
 	}
 	return len(p), nil
@@ -74,7 +96,7 @@ func (w *lineWriter) flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.buf) > 0 {
-		w.log.info(w.urn, string(w.buf))
+		w.sink(string(w.buf))
 		w.buf = nil
 	}
 }

@@ -1,63 +1,56 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
-	"sync"
 
 	"golang.org/x/crypto/ssh"
-)
-
-// Upstream's names for the previous run's output, set on update when addPreviousOutputInEnv.
-const (
-	envPreviousStdout = "PULUMI_COMMAND_STDOUT"
-	envPreviousStderr = "PULUMI_COMMAND_STDERR"
 )
 
 // runSpec is one command to run on an open connection.
 type runSpec struct {
 	Command string
-	// Env is required: sshd must accept each variable (AcceptEnv), or the run fails.
+	// Env is required: sshd must accept each variable (AcceptEnv), or the run fails (as upstream).
 	Env []envVar
-	// BestEffortEnv is set when sshd allows it and silently skipped otherwise (upstream's
-	// PULUMI_COMMAND_STDOUT/STDERR).
+	// BestEffortEnv is set when sshd allows it; otherwise a warning says so and the run goes on
+	// (upstream's PULUMI_COMMAND_STDOUT/STDERR).
 	BestEffortEnv []envVar
 	Stdin         *string
-	// Stdout and Stderr also receive the output as it comes (the engine log); may be nil.
-	Stdout, Stderr io.Writer
 }
 
-// runRemote runs spec.Command in a new session on client and returns its stdout and stderr, each
-// without one trailing newline (as upstream). A non-zero exit is an error carrying the exit
-// status and the combined output. ctx bounds the whole run: at its end the session is closed.
-func runRemote(ctx context.Context, client *ssh.Client, spec runSpec) (string, string, error) {
+// setenvHint is upstream's explanation of a refused variable.
+func setenvHint(name string) string {
+	return fmt.Sprintf("Unable to set '%s'. This only works if your SSH server is configured to accept "+
+		"these variables via AcceptEnv. Alternatively, if a Bash-like shell runs the command on the remote host, "+
+		"you could prefix the command itself with the variables in the form 'VAR=value command'", name)
+}
+
+// runRemote runs spec.Command in a new session on client, its output going to out. A non-zero exit
+// is an error as upstream words it (`Process exited with status N: running "CMD":` and the
+// combined output). ctx bounds the run (the resource's customTimeouts): at its end the command is
+// signalled and the session closed. A Cancel does not reach ctx: the command finishes.
+func runRemote(ctx context.Context, client *ssh.Client, spec runSpec, out *capture, warn func(string)) error {
 	session, err := client.NewSession()
 	if err != nil {
-		return "", "", fmt.Errorf("opening an SSH session: %w", err)
+		return err
 	}
 	defer session.Close()
 
 	for _, e := range spec.Env {
 		if err := session.Setenv(e.Name, e.Value); err != nil {
-			return "", "", fmt.Errorf("the server refused environment variable %s (sshd needs `AcceptEnv %s`): %v",
-				e.Name, e.Name, err)
+			return fmt.Errorf("could not set environment variable %q: %w (%s)", e.Name, err, setenvHint(e.Name))
 		}
 	}
 	for _, e := range spec.BestEffortEnv {
-		_ = session.Setenv(e.Name, e.Value)
+		if err := session.Setenv(e.Name, e.Value); err != nil {
+			warn(setenvHint(e.Name))
+		}
 	}
 	if spec.Stdin != nil && *spec.Stdin != "" {
 		session.Stdin = strings.NewReader(*spec.Stdin)
 	}
-	var stdout, stderr bytes.Buffer
-	// The session copies stdout and stderr in two goroutines: the shared buffer needs a lock.
-	combined := &lockedBuffer{}
-	session.Stdout = tee(&stdout, combined, spec.Stdout)
-	session.Stderr = tee(&stderr, combined, spec.Stderr)
+	session.Stdout, session.Stderr = out.writers()
 
 	done := make(chan error, 1)
 	go func() { done <- session.Run(spec.Command) }()
@@ -68,57 +61,16 @@ func runRemote(ctx context.Context, client *ssh.Client, spec runSpec) (string, s
 		_ = session.Close()
 		// Closing the connection ends a session whose server ignores the signal.
 		_ = client.Close()
-		<-done
-		return "", "", fmt.Errorf("the command did not finish before the operation timeout (%v); output so far:\n%s",
-			context.Cause(ctx), strings.TrimSpace(combined.String()))
+		err = <-done
 	}
+	out.done()
 	if err != nil && ctx.Err() != nil {
-		// The connection was closed under the command by the timeout or a Cancel.
-		return "", "", fmt.Errorf("the command did not finish before the operation timeout (%v); output so far:\n%s",
-			context.Cause(ctx), strings.TrimSpace(combined.String()))
+		// The timeout, or the connection closed under the command by it.
+		return fmt.Errorf("%w: running %q: the command did not finish in time; output so far:\n%s",
+			context.Cause(ctx), spec.Command, out.output())
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("%s; output:\n%s", describeRunError(err), strings.TrimSpace(combined.String()))
+		return fmt.Errorf("%w: running %q:\n%s", err, spec.Command, out.output())
 	}
-	return strings.TrimSuffix(stdout.String(), "\n"), strings.TrimSuffix(stderr.String(), "\n"), nil
-}
-
-// describeRunError says how the command ended: exit status, signal, or a lost connection.
-func describeRunError(err error) string {
-	var exit *ssh.ExitError
-	if errors.As(err, &exit) {
-		if exit.Signal() != "" {
-			return fmt.Sprintf("the command was killed by signal %s", exit.Signal())
-		}
-		return fmt.Sprintf("the command failed with exit status %d", exit.ExitStatus())
-	}
-	var missing *ssh.ExitMissingError
-	if errors.As(err, &missing) {
-		return "the connection closed before the command reported an exit status"
-	}
-	return fmt.Sprintf("running the command failed: %v", err)
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func tee(a, b io.Writer, c io.Writer) io.Writer {
-	if c == nil {
-		return io.MultiWriter(a, b)
-	}
-	return io.MultiWriter(a, b, c)
+	return nil
 }
