@@ -163,7 +163,7 @@ func TestLocalCommandFailure(t *testing.T) {
 	p, _ := testProvider(t)
 	_, err := create(t, p, localURN, props(map[string]any{"create": "echo oops-out; echo oops-err >&2; exit 3"}))
 	if err == nil || !strings.Contains(err.Error(), `exit status 3: running "echo oops-out; echo oops-err >&2; exit 3":`) ||
-		!strings.Contains(err.Error(), "oops-out\noops-err") {
+		!strings.Contains(err.Error(), "oops-out") || !strings.Contains(err.Error(), "oops-err") {
 		t.Fatalf("got %v", err)
 	}
 	_, err = create(t, p, localURN, props(map[string]any{"create": "true", "dir": "/nonexistent/smith"}))
