@@ -75,6 +75,8 @@ export const AgentErrorLineSchema = z
   .object({
     error: z.string(),
     exitCode: z.number().int(),
+    /** Packages the failure is about: kept back (exit 8), to be removed (10), failing in apt/dpkg (5). */
+    packages: z.array(z.string()).optional(),
   })
   .loose();
 
