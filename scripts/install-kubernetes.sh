@@ -56,6 +56,13 @@ module_json() {
     console.log(r[process.argv[1]]);' "$2"
 }
 
+# new_module NAME MODULE@VERSION: a fresh wrapper module in the current directory requiring MODULE.
+new_module() {
+  rm -f go.mod go.sum
+  go mod init "smith.local/$1"
+  go mod edit -require="$2"
+}
+
 # --- kube-apiserver, kubectl (and etcd when Debian's is missing) --------------------------------
 build_kubernetes() {
   local dir=$build/kube-wrapper v=v$KUBERNETES_VERSION minor gomod r
@@ -65,9 +72,7 @@ build_kubernetes() {
   mkdir -p "$dir"
   (
     cd "$dir"
-    rm -f go.mod go.sum
-    go mod init smith.local/kube-wrapper
-    go mod edit -require="k8s.io/kubernetes@$v"
+    new_module kube-wrapper "k8s.io/kubernetes@$v"
     gomod=$(module_json "k8s.io/kubernetes@$v" GoMod)
     # Staging modules (./staging/src/k8s.io/X) become k8s.io/X v0.<minor>.<patch>; other
     # non-local replaces are repeated as they are.
@@ -99,9 +104,7 @@ build_etcd() {
   mkdir -p "$dir"
   (
     cd "$dir"
-    rm -f go.mod go.sum
-    go mod init smith.local/etcd-wrapper
-    go mod edit -require="go.etcd.io/etcd/server/v3@$ETCD_MODULE_VERSION"
+    new_module etcd-wrapper "go.etcd.io/etcd/server/v3@$ETCD_MODULE_VERSION"
     printf 'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n' >main.go
     gobuild -ldflags '-s -w' -o "$bin/etcd" .
   ) >"$build/kube-etcd.log" 2>&1 || { tail -n 30 "$build/kube-etcd.log" >&2; return 1; }
@@ -115,10 +118,9 @@ build_provider() {
   mkdir -p "$dir"
   (
     cd "$dir"
-    rm -f go.mod go.sum ./*.go ./*.json
-    go mod init smith.local/kubernetes-provider-wrapper
-    go mod edit -require="$m" \
-      -replace="github.com/pulumi/pulumi-kubernetes/sdk/v4=github.com/pulumi/pulumi-kubernetes/sdk/v4@v$PULUMI_KUBERNETES_VERSION"
+    rm -f ./*.go ./*.json
+    new_module kubernetes-provider-wrapper "$m"
+    go mod edit -replace="github.com/pulumi/pulumi-kubernetes/sdk/v4=github.com/pulumi/pulumi-kubernetes/sdk/v4@v$PULUMI_KUBERNETES_VERSION"
     src=$(module_json "$m" Dir)/cmd/pulumi-resource-kubernetes
     # The provider's main embeds schema-embed.json, which upstream's `go generate` (generate.go)
     # makes from schema.json with the version set; the module cache is read-only, so the main

@@ -1,16 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import type { Resources } from "../../src/platform/config";
 import { COMMANDS, cronJobSpec, EGRESS_LABEL, labels, PATHS, podSecurityContext, smithContainer, TMP_VOLUME } from "../../src/platform/workloads";
 import { SECRETS } from "./credentials";
-import { meta, MetaSettings } from "./meta";
+import { meta, volumeClaim, WorkloadSettings } from "./meta";
 
-export interface BuilderArgs extends MetaSettings {
-  image: string;
-  imagePullPolicy: string;
+export interface BuilderArgs extends WorkloadSettings {
   /** Cron schedule, UTC. */
   schedule: string;
-  resources: Resources;
   /** Size of the aptly database volume. */
   storage: string;
   storageClass?: string;
@@ -18,8 +14,6 @@ export interface BuilderArgs extends MetaSettings {
   publishedClaim: pulumi.Input<string>;
   /** Contents of the builds file; undefined = the image's own. */
   buildsFile?: string;
-  serviceAccount: pulumi.Input<string>;
-  after: pulumi.Resource[];
 }
 
 /**
@@ -34,18 +28,7 @@ export class Builder extends pulumi.ComponentResource {
   constructor(name: string, args: BuilderArgs, opts?: pulumi.ComponentResourceOptions) {
     super("smith:platform:Builder", name, { schedule: args.schedule, image: args.image }, opts);
     const o = { parent: this, dependsOn: args.after };
-    this.aptlyClaim = new k8s.core.v1.PersistentVolumeClaim(
-      `${name}-aptly`,
-      {
-        metadata: meta(args, "smith-aptly", "builder"),
-        spec: {
-          accessModes: ["ReadWriteOnce"],
-          resources: { requests: { storage: args.storage } },
-          ...(args.storageClass ? { storageClassName: args.storageClass } : {}),
-        },
-      },
-      o,
-    );
+    this.aptlyClaim = volumeClaim(`${name}-aptly`, args, { name: "smith-aptly", component: "builder", size: args.storage, accessMode: "ReadWriteOnce" }, o);
     const deps = [...args.after, this.aptlyClaim];
     let buildsVolume: object[] = [];
     let buildsMount: object[] = [];

@@ -1,18 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import type { PipelineSpec, Resources } from "../../src/platform/config";
+import type { PipelineSpec } from "../../src/platform/config";
 import { COMMANDS, cronJobSpec, EGRESS_LABEL, jobSpec, labels, PATHS, podSecurityContext, secretEnv, smithContainer, TMP_VOLUME } from "../../src/platform/workloads";
 import { SECRETS } from "./credentials";
-import { meta, MetaSettings } from "./meta";
+import { meta, WorkloadSettings } from "./meta";
 
-interface JobSettings extends MetaSettings {
-  image: string;
-  imagePullPolicy: string;
-  resources: Resources;
-  serviceAccount: pulumi.Input<string>;
-  /** Mount the rollout's token (node drains need the API). */
+interface JobSettings extends WorkloadSettings {
+  /** Mount the account's API token (the rollout's node drains need the API). */
   automountToken: boolean;
-  after: pulumi.Resource[];
 }
 
 /** Backend, passphrase and webhook from their Secrets: the job's whole view of the outside. */

@@ -1,20 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import type { Resources } from "../../src/platform/config";
 import { labels, MIRROR_PORT, mirrorCommand, PATHS, podSecurityContext, smithContainer, TMP_VOLUME } from "../../src/platform/workloads";
-import { meta, MetaSettings } from "./meta";
+import { meta, volumeClaim, WorkloadSettings } from "./meta";
 
-export interface MirrorArgs extends MetaSettings {
-  image: string;
-  imagePullPolicy: string;
+export interface MirrorArgs extends WorkloadSettings {
   replicas: number;
-  resources: Resources;
   /** Size and access mode of the published-builds volume. */
   storage: string;
   accessMode: string;
   storageClass?: string;
-  serviceAccount: pulumi.Input<string>;
-  after: pulumi.Resource[];
 }
 
 /**
@@ -30,18 +24,7 @@ export class Mirror extends pulumi.ComponentResource {
   constructor(name: string, args: MirrorArgs, opts?: pulumi.ComponentResourceOptions) {
     super("smith:platform:Mirror", name, { replicas: args.replicas, image: args.image }, opts);
     const o = { parent: this, dependsOn: args.after };
-    this.claim = new k8s.core.v1.PersistentVolumeClaim(
-      `${name}-published`,
-      {
-        metadata: meta(args, "smith-published", "mirror"),
-        spec: {
-          accessModes: [args.accessMode],
-          resources: { requests: { storage: args.storage } },
-          ...(args.storageClass ? { storageClassName: args.storageClass } : {}),
-        },
-      },
-      o,
-    );
+    this.claim = volumeClaim(`${name}-published`, args, { name: "smith-published", component: "mirror", size: args.storage, accessMode: args.accessMode }, o);
     const podLabels = labels("mirror");
     const selector = { "app.kubernetes.io/name": "smith", "app.kubernetes.io/component": "mirror" };
     const container = smithContainer({
