@@ -31,24 +31,25 @@ describe("smith-agent on the lab", function () {
   let lab: LabInfo;
   let m: LabMachineInfo;
 
+  /** ssh's arguments for `command` on the test machine: the lab key, its host key only. */
+  function sshArgs(command: string): string[] {
+    return [
+      "-i", lab.keyPath,
+      "-o", "BatchMode=yes",
+      "-o", "IdentitiesOnly=yes",
+      "-o", "StrictHostKeyChecking=yes",
+      "-o", "GlobalKnownHostsFile=/dev/null",
+      "-o", `UserKnownHostsFile=${lab.knownHostsPath}`,
+      "-o", "ConnectTimeout=3",
+      "-o", "LogLevel=ERROR",
+      "-p", String(m.port),
+      `root@${m.host}`,
+      command,
+    ];
+  }
+
   function ssh(command: string, input?: string): Run {
-    const r = spawnSync(
-      "ssh",
-      [
-        "-i", lab.keyPath,
-        "-o", "BatchMode=yes",
-        "-o", "IdentitiesOnly=yes",
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", "GlobalKnownHostsFile=/dev/null",
-        "-o", `UserKnownHostsFile=${lab.knownHostsPath}`,
-        "-o", "ConnectTimeout=3",
-        "-o", "LogLevel=ERROR",
-        "-p", String(m.port),
-        `root@${m.host}`,
-        command,
-      ],
-      { encoding: "utf8", input: input ?? "", timeout: 240_000 },
-    );
+    const r = spawnSync("ssh", sshArgs(command), { encoding: "utf8", input: input ?? "", timeout: 240_000 });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
@@ -332,8 +333,7 @@ describe("smith-agent on the lab", function () {
   /** ssh() without blocking the event loop, for checks while the command runs. */
   function sshAsync(command: string): Promise<Run> {
     return new Promise((resolve) => {
-      const args = ["-i", lab.keyPath, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null", "-o", `UserKnownHostsFile=${lab.knownHostsPath}`, "-o", "LogLevel=ERROR", "-p", String(m.port), `root@${m.host}`, command];
-      const child = spawn("ssh", args, { stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn("ssh", sshArgs(command), { stdio: ["ignore", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
