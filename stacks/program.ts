@@ -1,7 +1,8 @@
-import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { UserError } from "../src/errors";
+import { problemsError, UserError } from "../src/errors";
+import { stackSafetyProblems } from "../src/pulumi/stack-safety";
 import { loadInventory } from "../src/inventory/load";
+import { readInputFileSync } from "../src/inventory/read-file";
 import type { Machine } from "../src/inventory/schema";
 import { loadWaves } from "../src/waves/load";
 import { planRollout } from "../src/plan/planner";
@@ -30,6 +31,8 @@ export interface ProgramOptions {
   now?: () => Date;
   /** Local agent script. Defaults to agent/smith-agent. */
   agentPath?: string;
+  /** The environment the CLI gave the program (passphrase, backend). Defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -59,6 +62,15 @@ function userRunError(err: UserError): pulumi.RunError {
 
 async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
   const { config, privateKey } = readStackConfig(opts.projectDir);
+  // Before anything else reads a file or dials a machine: lab conveniences never reach a real stack.
+  const unsafe = stackSafetyProblems({
+    stack: pulumi.getStack(),
+    projectDir: opts.projectDir ?? process.cwd(),
+    env: opts.env ?? process.env,
+    allowLocalBackend: config.allowLocalBackend,
+    requireHostKeys: config.requireHostKeys,
+  });
+  if (unsafe.length) throw problemsError(unsafe);
   const machines = await loadInventory(config.inventory);
   const plan = planRollout(machines, loadWaves(config.waves), config.build);
   const byName = new Map(machines.map((m) => [m.name, m]));
@@ -148,12 +160,7 @@ function withoutPromiseStackTraces(fn: () => void): void {
 function hostKeysFor(planned: Machine[], config: StackConfig): Map<string, string | undefined> {
   let knownHosts;
   if (config.knownHosts) {
-    let text: string;
-    try {
-      text = fs.readFileSync(config.knownHosts, "utf8");
-    } catch (err) {
-      throw new UserError(`config: smith:knownHosts: cannot read ${config.knownHosts} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-    }
+    const text = readInputFileSync(config.knownHosts, { what: "smith:knownHosts file" });
     knownHosts = parseKnownHosts(text, config.knownHosts);
   }
   const keys = resolveHostKeys(planned, { knownHosts, knownHostsPath: config.knownHosts, requireHostKeys: config.requireHostKeys });

@@ -11,6 +11,8 @@ type Program = typeof import("../../stacks/program");
 const ED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEMwZxYNz8GKb/Ew0CxogS1x0SiHaWdk6vpZJbNlIRPF";
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nstack-test-key\n-----END OPENSSH PRIVATE KEY-----\n";
 const NOW = new Date("2026-11-25T12:00:00Z");
+/** A real stack's environment: its own backend and passphrase file (the program checks both). */
+const REAL_ENV = { PULUMI_BACKEND_URL: "s3://fleet-state/smith", PULUMI_CONFIG_PASSPHRASE_FILE: "/run/secrets/smith" };
 
 const machine = (name: string, cluster: string, role = "worker", hostKey: string | null = ED) =>
   `  - { name: ${name}, host: 10.1.0.${name.length}, environment: dev, region: r1, cluster: ${cluster}, role: ${role}${hostKey ? `, hostKey: ${hostKey}` : ""} }`;
@@ -77,7 +79,7 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
   }
 
   async function run(): Promise<Record<string, unknown>> {
-    const outputs = await program.main({ projectDir: dir, now: () => NOW });
+    const outputs = await program.main({ projectDir: dir, now: () => NOW, env: REAL_ENV });
     const resolved: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(outputs)) resolved[k] = pulumi.Output.isInstance(v) ? await valueOf(v) : v;
     await rec.settle();
@@ -194,7 +196,7 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
   describe("user errors become one RunError line", () => {
     async function failure(): Promise<Error> {
       try {
-        await program.main({ projectDir: dir, now: () => NOW });
+        await program.main({ projectDir: dir, now: () => NOW, env: REAL_ENV });
       } catch (e) {
         return e as Error;
       }
@@ -217,7 +219,7 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
 
     it("a missing key file", async () => {
       configure({ "smith:sshPrivateKeyPath": "nope" });
-      expect((await failure()).message).to.equal(`config: smith:sshPrivateKeyPath: cannot read ${path.join(dir, "nope")} (ENOENT)`);
+      expect((await failure()).message).to.equal(`${path.join(dir, "nope")}: cannot read smith:sshPrivateKeyPath key file (ENOENT)`);
     });
 
     it("a machine without a host key", async () => {
@@ -246,12 +248,36 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
     expect(c.privateKey).to.equal(KEY);
   });
 
-  it("warns about unverified machines when smith:requireHostKeys is false", async () => {
-    fs.writeFileSync(path.join(dir, "nokey.yaml"), ["machines:", machine("t1", "dev-test", "test", null)].join("\n"));
-    configure({ "smith:inventory": "nokey.yaml", "smith:requireHostKeys": "false", "smith:waves": "soak.yaml" });
-    rec.behaviour.stackOutputs = { "organization/smith/staging": { rollout: { build: "42", complete: true, finishedAt: "2026-11-01T00:00:00Z" } } };
-    await run();
-    expect((rec.byName("t1-patch").inputs.connection as Record<string, unknown>).hostKey).to.equal(undefined);
-    expect(String(warn.firstCall.args[0])).to.contain("1 machine(s) connect WITHOUT host key verification: t1");
+  describe("lab conveniences never reach a real stack (issue 7 §1)", () => {
+    async function refusal(env: NodeJS.ProcessEnv, extra: Record<string, string> = {}): Promise<string> {
+      configure(extra);
+      try {
+        await program.main({ projectDir: dir, now: () => NOW, env });
+      } catch (e) {
+        expect(rec.resources.filter((r) => r.custom), "nothing registered").to.deep.equal([]);
+        expect((e as Error).message).to.not.contain("\n");
+        return (e as Error).message;
+      }
+      throw new Error("expected the program to refuse");
+    }
+
+    it("refuses the lab passphrase before registering anything", async () => {
+      const msg = await refusal({ PULUMI_BACKEND_URL: "s3://b", PULUMI_CONFIG_PASSPHRASE: "smith-lab-local-only" });
+      expect(msg).to.match(/^stack dev: secrets: the secrets passphrase is the public lab passphrase/);
+    });
+
+    it("refuses the checkout-local backend unless smith:allowLocalBackend is true", async () => {
+      const env = { PULUMI_BACKEND_URL: `file://${dir}/.smith/state`, PULUMI_CONFIG_PASSPHRASE: "real" };
+      expect(await refusal(env)).to.match(/^stack dev: backend: the state backend .* is inside this checkout/);
+      configure({ "smith:allowLocalBackend": "true", "smith:approvals": '["main@42"]' });
+      await program.main({ projectDir: dir, now: () => NOW, env });
+      await rec.settle();
+      expect(patched()).to.have.length(6);
+    });
+
+    it("refuses smith:requireHostKeys false on a non-lab stack", async () => {
+      const msg = await refusal(REAL_ENV, { "smith:requireHostKeys": "false" });
+      expect(msg).to.equal("stack dev: smith:requireHostKeys: false is allowed only on lab stacks (lab, lab-*): real machines are always verified by host key");
+    });
   });
 });
