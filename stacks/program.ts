@@ -12,6 +12,7 @@ import type { StackConfig } from "../src/config/stack-config";
 import { decideWaves, WaveDecision } from "../components/fleet/gates";
 import { NodePatch, NodeSettings } from "../components/fleet/node-patch";
 import { PatchWave } from "../components/fleet/patch-wave";
+import { RebootProber, sshRebootProber } from "../components/fleet/boot-probe";
 import {
   asNodeRecords,
   NodeResult,
@@ -33,6 +34,10 @@ export interface ProgramOptions {
   agentPath?: string;
   /** The environment the CLI gave the program (passphrase, backend). Defaults to process.env. */
   env?: NodeJS.ProcessEnv;
+  /** Waits for scheduled reboots. Defaults to polling the boot id over SSH (boot-probe.ts). */
+  rebootProber?: RebootProber;
+  /** Steps before patch / after health per machine (Kubernetes drain). Defaults to none. */
+  hooks?: NodeSettings["hooks"];
 }
 
 /**
@@ -104,7 +109,10 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
     sshUser: config.sshUser,
     agentPath: opts.agentPath,
     healthTimeoutMinutes: config.healthTimeoutMinutes,
+    patchTimeoutMinutes: config.patchTimeoutMinutes,
     rebootDelaySeconds: config.rebootDelaySeconds,
+    rebootProber: opts.rebootProber ?? sshRebootProber(plainValue(privateKey)),
+    hooks: opts.hooks,
   };
   const nodes: { node: NodePatch; frozen: boolean }[] = [];
   withoutPromiseStackTraces(() => {
@@ -127,6 +135,8 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
           finishedAt,
           packagesChanged,
           frozen,
+          hostKey: node.hostKeyFingerprint,
+          rev: node.revision,
         }),
       ),
     ),
@@ -138,6 +148,15 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
     waves: wavesOutput(inputs),
     unassigned: unassignedOutput(plan),
   };
+}
+
+/**
+ * The key as a plain promise, for the reboot prober's own SSH sessions. Reading it through
+ * `apply` keeps it out of every resource input: a secret flowing into the healthcheck's `create`
+ * would make that whole input secret in state.
+ */
+function plainValue(o: pulumi.Output<string>): Promise<string> {
+  return new Promise((resolve) => o.apply((v) => resolve(v)));
 }
 
 /**

@@ -104,7 +104,11 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
     expect(deps("b1-patch")).to.have.members(["b1-agent", "a3-health"]);
     expect(out.build).to.equal("42");
     expect(out.rollout).to.deep.equal({ build: "42", complete: true, finishedAt: PATCH_FINISHED_AT, nodes: 6, held: [] });
-    expect((out.nodes as Record<string, unknown>).a2).to.deep.equal({ build: "42", rebooted: false, finishedAt: PATCH_FINISHED_AT, changed: 1 });
+    const a2 = (out.nodes as Record<string, Record<string, unknown>>).a2;
+    expect(a2).to.deep.include({ build: "42", rebooted: false, finishedAt: PATCH_FINISHED_AT, changed: 1 });
+    // Each node records the host key it was patched through (a reinstall is then noticed) and its chain revision.
+    expect(a2.hostKey).to.match(/^SHA256:[A-Za-z0-9+/]{43}$/);
+    expect(a2.rev).to.equal((rec.byName("a2-patch").inputs.triggers as string[])[1]);
     expect(out.waves).to.deep.equal([
       { name: "test", held: false, clusters: 1, planned: 1, registered: 1 },
       { name: "main", held: false, clusters: 1, planned: 3, registered: 3 },
@@ -148,13 +152,50 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
         : undefined;
     const out = await run();
     expect(patched()).to.deep.equal(["a1", "b2", "t1"]);
-    expect(rec.byName("a1-patch").inputs.triggers).to.deep.equal(["41"]);
+    expect((rec.byName("a1-patch").inputs.triggers as string[])[0]).to.equal("41");
     expect(rec.byName("a1-patch").inputs.create).to.contain("--build '41'");
     expect(rec.byName("a1-patch").ignoreChanges).to.include.members(["create", "triggers", "connection"]);
     expect(rec.byName("t1-patch").ignoreChanges).to.deep.equal(["connection"]);
     expect((out.nodes as Record<string, { build: string }>).a1.build).to.equal("41");
     expect(out.rollout).to.deep.include({ complete: false, finishedAt: PATCH_FINISHED_AT, nodes: 3 });
     expect(out.waves).to.deep.include({ name: "main", held: true, reason: "approval gate: smith:approvals has no main@42", clusters: 1, planned: 3, registered: 1 });
+  });
+
+  describe("dynamic fleet (issue 9 §9)", () => {
+    it("patches again a machine reinstalled under the same name (new host key, back at an old build)", async () => {
+      configure({ "smith:approvals": '["main@42"]' });
+      const first = await run();
+      const nodes = first.nodes as Record<string, Record<string, unknown>>;
+      const oldTriggers = rec.byName("a2-patch").inputs.triggers;
+      // Next run: same build; a2 was reinstalled: the inventory has its new host key.
+      const NEW_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFd7ZcqVUi5b0Ohh4eQxOoB1i3Q2m2D3UuR8h9xq6S2x";
+      fs.writeFileSync(path.join(dir, "reinstalled.yaml"), INVENTORY.split("\n").map((l) => (l.includes("name: a2,") ? l.replace(ED, NEW_KEY) : l)).join("\n"));
+      rec.reset();
+      configure({ "smith:approvals": '["main@42"]', "smith:inventory": "reinstalled.yaml" });
+      rec.behaviour.stackOutputs = { "organization/smith/dev": { nodes } };
+      await run();
+      expect(rec.byName("a2-patch").inputs.triggers, "a2's chain is replaced").to.not.deep.equal(oldTriggers);
+      expect((rec.byName("a2-health").inputs.connection as Record<string, unknown>).hostKey).to.equal(NEW_KEY);
+      // a2 is a new machine: its chain is replaced with the current connection (the new host key).
+      for (const step of ["agent", "patch", "health"]) {
+        expect(rec.byName(`a2-${step}`).ignoreChanges, `a2-${step}`).to.deep.equal([]);
+        expect(rec.byName(`a1-${step}`).ignoreChanges, `a1-${step}`).to.deep.equal(["connection"]);
+      }
+    });
+
+    it("drops a machine removed from the inventory without touching it (nothing registered, gone from the outputs)", async () => {
+      configure({ "smith:approvals": '["main@42"]' });
+      const first = (await run()).nodes as Record<string, unknown>;
+      fs.writeFileSync(path.join(dir, "fewer.yaml"), INVENTORY.split("\n").filter((l) => !l.includes("name: a2,")).join("\n"));
+      rec.reset();
+      configure({ "smith:approvals": '["main@42"]', "smith:inventory": "fewer.yaml" });
+      rec.behaviour.stackOutputs = { "organization/smith/dev": { nodes: first } };
+      const out = await run();
+      expect(rec.resources.filter((r) => r.name.startsWith("a2"))).to.deep.equal([]);
+      expect(Object.keys(out.nodes as object)).to.not.include("a2");
+      // The chain closes over the gap: a3 follows a1.
+      expect(deps("a3-patch")).to.include("a1-health");
+    });
   });
 
   describe("soak gates", () => {
