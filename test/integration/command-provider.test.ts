@@ -109,6 +109,8 @@ const cmd = new command.local.Command("drain", {
   triggers: [config.require("trigger")],
 });
 export const stdout = cmd.stdout;
+// local.run: runs on every preview and update.
+export const ran = command.local.runOutput({ command: "echo ran-" + version + " $SMITH_STEP", environment: { SMITH_STEP: "run" } }).stdout;
 `;
 
 const PROBE_PROGRAM = `${CONNECTION}
@@ -421,12 +423,13 @@ describe("command provider: @pulumi/command remote resources over a loopback ssh
       for (const [k, v] of Object.entries({ dir, version: "1", trigger: "a" })) await set(k, v);
     });
 
-    it("create runs in dir with environment, stdin and the interpreter; stdout is an output", async function () {
+    it("create runs in dir with environment, stdin and the interpreter; stdout is an output; local.run runs", async function () {
       const r = await run(["up", "--stack", "test", "--yes", "--skip-preview", "--non-interactive"]);
       expect(r.code, output(r)).to.equal(0);
       expect(logLines()).to.deep.equal([`create-1 ${dir} env=drain in=node-1`]);
       const outs = JSON.parse((await pulumiOk(["stack", "output", "--stack", "test", "--json"], { cwd: p.dir, env: p.env })).stdout);
       expect(outs.stdout).to.equal("out-1");
+      expect(outs.ran).to.equal("ran-1 run");
       // Output lines are progress, not a permanent diagnostic per line.
       expect(r.stdout).not.to.match(/^\s+out-1$/m);
     });
