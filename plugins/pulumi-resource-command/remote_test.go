@@ -201,3 +201,26 @@ func TestRemoteOutputAndFailure(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// connection.proxy: the command runs on the target, reached through the bastion (upstream's
+// bastion support), each with its own key check.
+func TestProxyConnection(t *testing.T) {
+	p, _ := testProvider(t)
+	bastion := startTestSSHServer(t)
+	target := startTestSSHServer(t)
+	proxy := bastion.connection(nil)
+	outs, err := create(t, p, remoteURN, remoteInputs(target, map[string]any{"proxy": proxy}, map[string]any{"create": "echo via-proxy"}))
+	if err != nil || outs["stdout"].StringValue() != "via-proxy" {
+		t.Fatalf("got %v %v", outs, err)
+	}
+	if bastion.forwards.Load() != 1 || target.logins.Load() != 1 {
+		t.Fatalf("forwards %d logins %d", bastion.forwards.Load(), target.logins.Load())
+	}
+	// A wrong bastion host key fails as upstream words it, with the "proxy: " prefix.
+	proxy["hostKey"] = target.hostKey
+	proxy["dialErrorLimit"] = 0
+	_, err = create(t, p, remoteURN, remoteInputs(target, map[string]any{"proxy": proxy}, map[string]any{"create": "true"}))
+	if err == nil || !strings.HasPrefix(err.Error(), "proxy: after 0 failed attempts: ssh: handshake failed: ssh: host key mismatch") {
+		t.Fatalf("got %v", err)
+	}
+}

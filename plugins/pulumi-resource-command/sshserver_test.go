@@ -32,6 +32,7 @@ type testSSHServer struct {
 	// rejectLogins is how many more logins to refuse.
 	rejectLogins atomic.Int32
 	logins       atomic.Int32
+	forwards     atomic.Int32
 	ln           net.Listener
 	wg           sync.WaitGroup
 }
@@ -115,8 +116,12 @@ func (s *testSSHServer) serve(conn net.Conn, cfg *ssh.ServerConfig) {
 	defer sconn.Close()
 	go ssh.DiscardRequests(reqs)
 	for nc := range chans {
+		if nc.ChannelType() == "direct-tcpip" {
+			go s.forward(nc)
+			continue
+		}
 		if nc.ChannelType() != "session" {
-			_ = nc.Reject(ssh.UnknownChannelType, "only sessions")
+			_ = nc.Reject(ssh.UnknownChannelType, "only sessions and forwarding")
 			continue
 		}
 		ch, creqs, err := nc.Accept()
@@ -125,6 +130,36 @@ func (s *testSSHServer) serve(conn net.Conn, cfg *ssh.ServerConfig) {
 		}
 		go s.session(ch, creqs)
 	}
+}
+
+// forward serves a direct-tcpip channel (a bastion forwarding to the next host), counting it.
+func (s *testSSHServer) forward(nc ssh.NewChannel) {
+	var target struct {
+		Host     string
+		Port     uint32
+		OrigHost string
+		OrigPort uint32
+	}
+	if err := ssh.Unmarshal(nc.ExtraData(), &target); err != nil {
+		_ = nc.Reject(ssh.ConnectionFailed, err.Error())
+		return
+	}
+	conn, err := net.Dial("tcp", net.JoinHostPort(target.Host, fmt.Sprint(target.Port)))
+	if err != nil {
+		_ = nc.Reject(ssh.ConnectionFailed, err.Error())
+		return
+	}
+	ch, reqs, err := nc.Accept()
+	if err != nil {
+		_ = conn.Close()
+		return
+	}
+	s.forwards.Add(1)
+	go ssh.DiscardRequests(reqs)
+	go func() { _, _ = io.Copy(ch, conn); _ = ch.CloseWrite() }()
+	_, _ = io.Copy(conn, ch)
+	_ = conn.Close()
+	_ = ch.Close()
 }
 
 func (s *testSSHServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {

@@ -89,6 +89,8 @@ const copies: [string, pulumi.asset.Asset | pulumi.asset.Archive, string][] = [
 for (const [name, source, remotePath] of copies) {
   new command.remote.CopyToRemote(name, { connection, source, remotePath });
 }
+// Deprecated upstream, still served: one file to one path.
+new command.remote.CopyFile("copyfile", { connection, localPath: local + "/single.txt", remotePath: remote + "/copyfile.txt" });
 `;
 
 /** local.Command with every input smith's drain steps use. */
@@ -392,7 +394,7 @@ describe("command provider: @pulumi/command remote resources over a loopback ssh
 
     // (A FileAsset naming a directory never reaches a provider: the engine refuses it at registration,
     // "asset path '…' is a directory; try using an archive", upstream's provider included.)
-    it("copies a FileArchive directory, an archive file as is, a file into an existing directory, text", async function () {
+    it("copies a FileArchive directory, an archive file as is, a file into an existing directory, text; CopyFile", async function () {
       const r = await runPulumi(["up", "--stack", "test", "--yes", "--skip-preview", "--non-interactive"], { cwd: p.dir, env: p.env });
       expect(r.code, output(r)).to.equal(0);
       const read = (...parts: string[]) => fs.readFileSync(path.join(remote, ...parts), "utf8");
@@ -401,6 +403,7 @@ describe("command provider: @pulumi/command remote resources over a loopback ssh
       expect(fs.readFileSync(path.join(remote, "archive-file.tgz"))).to.deep.equal(Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0xff]));
       expect(read("existing", "single.txt")).to.equal("single\n");
       expect(read("text", "note.txt")).to.equal("a note");
+      expect(read("copyfile.txt")).to.equal("single\n");
     });
   });
 
