@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -285,5 +286,31 @@ func TestLocalRunInvoke(t *testing.T) {
 	}
 	if _, err = p.Invoke(background, &pulumirpc.InvokeRequest{Tok: "command:remote:nope", Args: args}); err == nil {
 		t.Fatal("unknown function accepted")
+	}
+}
+
+// A Cancel lets a running local command finish too (smith's choice: a half-done drain is worse).
+func TestCancelLetsLocalCommandFinish(t *testing.T) {
+	p, _ := testProvider(t)
+	dir := t.TempDir()
+	done := make(chan error, 1)
+	go func() {
+		_, err := create(t, p, localURN, props(map[string]any{"create": "touch started; sleep 1; touch finished", "dir": dir}))
+		done <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("never started")
+		}
+	}
+	_, _ = p.Cancel(background, nil)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "finished")); err != nil {
+		t.Fatal("the local command was cut short")
 	}
 }

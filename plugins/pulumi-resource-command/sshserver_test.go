@@ -70,6 +70,13 @@ func startTestSSHServer(t *testing.T, acceptEnv ...string) *testSSHServer {
 			return nil, nil
 		},
 	}
+	cfg.PasswordCallback = func(_ ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+		if string(pw) != testPassword {
+			return nil, errors.New("wrong password")
+		}
+		s.logins.Add(1)
+		return nil, nil
+	}
 	cfg.AddHostKey(hostSigner)
 	if s.ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -211,6 +218,9 @@ func (s *testSSHServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 		<-done
 	}
 }
+
+// testPassword is the one password the test server accepts.
+const testPassword = "s3cret"
 
 const remoteURN = "urn:pulumi:test::proj::command:remote:Command::probe"
 
