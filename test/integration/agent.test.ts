@@ -98,6 +98,7 @@ describe("smith-agent on the lab", function () {
     if (rb.rebooting) await waitForBoot(before);
     const h = parseHealthReport(agent(healthCommand({ role: m.role, sudo: false, bootIdBefore: before }), 0).stdout);
     expect(h.healthy, JSON.stringify(h)).to.equal(true);
+    expect(h.durationMs).to.be.a("number"); // the machine-side time of health
     return { rebooted: rb.rebooting };
   }
 
