@@ -278,6 +278,11 @@ describe("smith-agent on the lab", function () {
       await inMachine(`cp ${KEYRING} /tmp/k.gpg`);
       const w = agent(patch("1", { force: true, keyring: "/tmp/k.gpg" }), AGENT_EXIT.repoUnreachable);
       expect(parseAgentError(w.stdout)?.error).to.match(/keyring \/tmp\/k\.gpg .*writable by someone other than root/);
+      // A root-only keyring without the build's signing key: the signature fails at once, not retried.
+      const other = agent(patch("1", { force: true, keyring: "/usr/share/keyrings/debian-archive-keyring.gpg" }), AGENT_EXIT.repoUnreachable);
+      const bad = parseAgentError(other.stdout)!;
+      expect(bad.error).to.match(/signature of .*builds\/1 could not be verified .*pass --keyring/);
+      expect(bad).to.include({ attempts: 1 });
     } finally {
       await inMachine("mv /root/smith.list.moved /etc/apt/sources.list.d/smith.list");
     }
