@@ -66,7 +66,7 @@ export function previousManifest(publishDir: string, n: number): BuildManifest |
   return null;
 }
 
-function stopGpgAgent(gnupgHome: string | undefined): Promise<void> {
+export function stopGpgAgent(gnupgHome: string | undefined): Promise<void> {
   // gpg leaves an agent per GNUPGHOME; a lab's must not outlive `lab down`.
   if (!gnupgHome) return Promise.resolve();
   return new Promise((resolve) => execFile("gpgconf", ["--kill", "gpg-agent"], { env: { ...process.env, GNUPGHOME: gnupgHome } }, () => resolve()));
@@ -103,13 +103,10 @@ export async function runBuild(c: BuildsConfig, opts: BuildOptions = {}): Promis
         const parts: string[] = [];
         for (const u of c.upstreams) {
           const keyrings = u.keyrings.map((k) => `-keyring=${k}`);
-          if (!known.has(mirrorName(u))) {
-            await aptly.run([
-              "mirror", "create", `-architectures=${c.architectures.join(",")}`, ...keyrings,
-              ...(u.filter ? [`-filter=${u.filter}`] : []),
-              mirrorName(u), u.url, u.distribution, ...u.components,
-            ]);
-          }
+          const settings = [`-architectures=${c.architectures.join(",")}`, ...keyrings, ...(u.filter ? [`-filter=${u.filter}`] : [])];
+          if (!known.has(mirrorName(u))) await aptly.run(["mirror", "create", ...settings, mirrorName(u), u.url, u.distribution, ...u.components]);
+          // The config is the truth: a moved archive URL or a new filter applies from this build on.
+          else await aptly.run(["mirror", "edit", ...settings, `-archive-url=${u.url}`, mirrorName(u)]);
           const seen = await timed(
             `mirror update ${u.name}`,
             async () => {
