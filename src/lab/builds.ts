@@ -20,7 +20,7 @@ import type { LabPaths } from "./paths";
 export const LAB_BUILDS = [1, 2, 3];
 export const LAB_MIRRORS = ["mirror-a", "mirror-b"];
 export const UPSTREAM_SUITE = "bookworm-lab";
-const UPSTREAM_ENDPOINT = "lab-upstream";
+export const UPSTREAM_ENDPOINT = "lab-upstream";
 
 /** Synthetic advisories for the demo packages (fixed dates, so compliance tests are exact). */
 export const LAB_ADVISORIES = {
@@ -72,11 +72,14 @@ export function renderLabBuildsConfig(port: number, fingerprint: string): string
   return `# Written by 'smith lab up': the lab's builds (smith build/sync/verify/retention --config .smith/lab/builds.yaml).\n${stringify(cfg)}`;
 }
 
-/** Publishes upstream state `k` (the demo packages of build k) at `www/upstream`, signed. */
-async function publishUpstream(up: Aptly, f: LabBuildFiles, k: number, fingerprint: string, first: boolean): Promise<void> {
+/**
+ * Publishes upstream state `k` (the .debs in `debsDir`) at `<endpoint>:upstream`, signed: the
+ * first state with `publish snapshot`, later ones with `publish switch`, as an archive moves on.
+ */
+export async function publishUpstreamState(up: Aptly, debsDir: string, k: number, fingerprint: string, first: boolean): Promise<void> {
   const repo = `upstream-${k}`;
   await up.run(["repo", "create", `-distribution=${UPSTREAM_SUITE}`, "-component=main", repo]);
-  await up.run(["repo", "add", repo, path.join(f.debs, `build-${k}`)]);
+  await up.run(["repo", "add", repo, debsDir]);
   await up.run(["snapshot", "create", repo, "from", "repo", repo]);
   const sign = [`-gpg-key=${fingerprint}`, "-batch"];
   if (first) {
@@ -121,7 +124,7 @@ export async function makeLabBuilds(p: LabPaths, port: number, fingerprint: stri
   const seconds = { build: 0, sync: 0 };
   try {
     for (const k of LAB_BUILDS) {
-      await publishUpstream(up, f, k, fingerprint, k === LAB_BUILDS[0]);
+      await publishUpstreamState(up, path.join(f.debs, `build-${k}`), k, fingerprint, k === LAB_BUILDS[0]);
       let t = Date.now();
       await runBuild(config, { number: k, log: (l) => log(`build: ${l}`) });
       seconds.build += (Date.now() - t) / 1000;

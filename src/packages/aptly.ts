@@ -29,6 +29,8 @@ export interface AptlyOptions {
   log?: Log;
   /** How long to wait for another smith holding the lock. Defaults to 600 s. */
   lockTimeoutMs?: number;
+  /** aptly's own attempts at opening a database another aptly holds (~10 s apart). Defaults to 3. */
+  dbOpenAttempts?: number;
 }
 
 export function aptlyOptionsFor(c: BuildsConfig, log?: Log): AptlyOptions {
@@ -161,8 +163,8 @@ export class Aptly {
     if (this.opts.gnupgHome) env.GNUPGHOME = this.opts.gnupgHome;
     const dbLock = path.join(this.opts.rootDir, "db", "LOCK");
     return new Promise((resolve, reject) => {
-      // Three attempts (about 30 s of aptly's own backoff) before giving up on a foreign holder.
-      const child = spawn("aptly", [`-config=${this.conf}`, "-db-open-attempts=3", ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+      // A few attempts (about 10 s apart: aptly's own backoff) before giving up on a foreign holder.
+      const child = spawn("aptly", [`-config=${this.conf}`, `-db-open-attempts=${this.opts.dbOpenAttempts ?? 3}`, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
       let told = false;
