@@ -65,9 +65,9 @@ export function planRetention(builds: { build: number; createdAt: string | null 
     if (newest.has(b.build)) reasons.push(`newest ${keep}`);
     const stacks = inUse.get(String(b.build));
     if (stacks?.length) reasons.push(`in use by ${stacks.join(", ")}`);
-    // A build without a readable date is treated as young: never delete what cannot be dated.
-    const age = b.createdAt ? (now.getTime() - Date.parse(b.createdAt)) / 86_400_000 : 0;
-    if (age < windowDays) reasons.push(`younger than ${windowDays} days`);
+    // Never delete what cannot be dated (no manifest, or a broken one).
+    if (!b.createdAt || Number.isNaN(Date.parse(b.createdAt))) reasons.push("no creation date");
+    else if ((now.getTime() - Date.parse(b.createdAt)) / 86_400_000 < windowDays) reasons.push(`younger than ${windowDays} days`);
     return { build: b.build, keep: reasons.length > 0, reasons: reasons.length ? reasons : [`older than ${windowDays} days, not in use`], createdAt: b.createdAt };
   });
 }

@@ -64,7 +64,7 @@ describe("builds: smith build, sync, verify, retention (integration)", function 
     fpr = makeSigningKey(path.join(dir, "gnupg"), path.join(dir, "key.gpg"));
     www = await httpServer(path.join(dir, "www"), path.join(dir, "http.log"));
     if (motoServer()) s3 = await s3Server(BUCKET, path.join(dir, "moto.log"));
-    else console.log("      no moto_server: the S3 mirror is left out (scripts/install-deps.sh installs it)");
+    else console.log("      no moto_server: the S3 mirror is left out (scripts/install-s3-server.sh installs it)");
     Object.assign(process.env, S3_ENV);
     fs.writeFileSync(
       path.join(dir, "advisories.yaml"),

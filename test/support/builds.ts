@@ -20,8 +20,10 @@ export function buildsSkipReason(): string | null {
   return missing.length ? `missing tools: ${missing.join(" ")}; run scripts/install-deps.sh (as root)` : null;
 }
 
-/** moto's S3 server, if installed (scripts/install-deps.sh installs it). */
+/** moto's S3 server, if installed (scripts/install-s3-server.sh: its venv, else PATH). */
 export function motoServer(): string | null {
+  const venv = path.resolve(__dirname, "..", "..", ".smith", "tools", "moto", "bin", "moto_server");
+  if (fs.existsSync(venv)) return venv;
   return onPath("moto_server") ? "moto_server" : null;
 }
 

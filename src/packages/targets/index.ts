@@ -1,14 +1,16 @@
 import { UserError } from "../../errors";
 import type { BuildsConfig, MirrorConfig } from "../config";
 import { DirectoryTarget } from "./directory";
-import { S3Target } from "./s3";
 import type { MirrorTarget } from "./target";
 
 export type { MirrorTarget } from "./target";
 
-/** The target for a configured mirror. */
+/** The target for a configured mirror. The AWS SDK loads only when an S3 mirror is configured (it costs every other command a second). */
 export function targetFor(m: MirrorConfig): MirrorTarget {
-  return m.type === "directory" ? new DirectoryTarget(m) : new S3Target(m);
+  if (m.type === "directory") return new DirectoryTarget(m);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { S3Target } = require("./s3") as typeof import("./s3");
+  return new S3Target(m);
 }
 
 /** The configured mirrors' targets, or only those named (`--mirror`); unknown names are user errors. */
