@@ -35,7 +35,7 @@ export function pulumiStackReader(opts: { repoRoot: string; cwd?: string; env?: 
   return (stack) =>
     new Promise((resolve, reject) => {
       const bin = findPulumi(opts.repoRoot) ?? "pulumi";
-      execFile(bin, ["stack", "output", "--json", "--stack", stack], { cwd: opts.cwd ?? opts.repoRoot, env: { ...pulumiEnv(opts.repoRoot), ...opts.env }, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      execFile(bin, ["stack", "output", "--json", "--stack", stack], { cwd: opts.cwd ?? opts.repoRoot, env: pulumiEnv(opts.repoRoot, { ...process.env, ...opts.env }, stack.split("/").pop()), maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
         if (err) {
           const why = stderr.split("\n").find((l) => /error/i.test(l)) ?? stderr.trim().split("\n").pop() ?? err.message;
           return reject(new UserError(`retention: cannot read stack ${JSON.stringify(stack)} (${why.trim()}); nothing deleted`));
