@@ -60,6 +60,7 @@ export function rolloutWaves(
   decisions: readonly WaveDecision[],
   previous: ReadonlyMap<string, NodeRecord>,
   hostKeys: ReadonlyMap<string, string | undefined>,
+  halted: ReadonlySet<string> = new Set(),
 ): WaveInput[] {
   return plan.waves.map((w, i) => {
     const decision = decisions[i];
@@ -68,13 +69,17 @@ export function rolloutWaves(
     let registered = 0;
     const clusters: WaveCluster[] = w.clusters.map((c) => {
       const nodes: NodeTarget[] = [];
+      // A halted machine (smith:halted) and every node after it in its cluster are held like a
+      // closed gate: the cluster stops there, and later waves do not wait for it.
+      let clusterHalted = false;
       for (const name of c.nodes) {
         planned++;
+        if (halted.has(name)) clusterHalted = true;
         const machine = machines.get(name);
         if (!machine) throw new Error(`rolloutWaves: plan names unknown machine ${name}`);
         const prev = previous.get(name);
         const base = { machine, hostKey: hostKeys.get(name), previousFinishedAt: prev?.finishedAt ?? undefined, previousBuild: prev?.build };
-        if (!decision.held) nodes.push({ ...base, build: plan.build });
+        if (!decision.held && !clusterHalted) nodes.push({ ...base, build: plan.build });
         else if (prev) nodes.push({ ...base, build: prev.build, frozen: true });
         else continue;
         registered++;
@@ -118,14 +123,14 @@ export function nodesOutput(results: readonly NodeResult[]): Record<string, Node
  * the latest agent-reported finish of this build, so an unchanged re-run keeps it (the soak
  * clock does not restart).
  */
-export function rolloutOutput(build: string, waves: readonly WaveInput[], results: readonly NodeResult[]): RolloutOutput {
+export function rolloutOutput(build: string, waves: readonly WaveInput[], results: readonly NodeResult[], halted: readonly string[] = []): RolloutOutput {
   const held = waves.filter((w) => w.held).map((w) => w.name);
   let finishedAt: string | null = null;
   for (const r of results) {
     if (r.frozen || r.build !== build || r.finishedAt === null) continue;
     if (finishedAt === null || Date.parse(r.finishedAt) > Date.parse(finishedAt)) finishedAt = r.finishedAt;
   }
-  return { build, complete: held.length === 0, finishedAt, nodes: results.length, held };
+  return { build, complete: held.length === 0, finishedAt, nodes: results.length, held, ...(halted.length ? { halted: [...halted].sort() } : {}) };
 }
 
 /** The `waves` stack output: one line per wave. */
