@@ -18,6 +18,8 @@ export async function automationDriver(repoRoot: string, stack: string, env: Nod
   const bin = findPulumi(repoRoot);
   if (!bin) throw new UserError("pulumi CLI not installed in .smith/tools: run scripts/install-pulumi.sh");
   const envVars = pulumiEnv(repoRoot, env) as Record<string, string>;
+  const backend = envVars.PULUMI_BACKEND_URL ?? "";
+  if (backend.startsWith("file://")) fs.mkdirSync(backend.slice("file://".length).replace(/\?.*$/, ""), { recursive: true });
   const pulumiCommand = await PulumiCommand.get({ root: path.dirname(path.dirname(bin)), skipVersionCheck: true });
   const ws = await LocalWorkspace.create({ workDir: repoRoot, envVars, pulumiCommand });
   const exists = (await ws.listStacks()).some((s) => s.name === stack);

@@ -19,7 +19,7 @@ export async function dryRun(p: PipelineFile, build: string, drivers: DriverFact
   const out: string[] = [];
   for (const stage of p.stages) {
     const kind = stageKind(stage);
-    if (stage.verify) out.push(`${stage.name} (verify): would check builds/${build}/Release (Label smith-build-${build}) on the mirrors of ${stage.verify.stacks.join(", ")}`);
+    if (stage.verify) out.push(`${stage.name} (verify): would check builds/${build}/dists/smith/Release (Label smith-build-${build}) on the mirrors of ${stage.verify.stacks.join(", ")}`);
     if (stage.approval) {
       const a = await approvalOf(ctx, stage.approval.stack, stage.approval.wave);
       out.push(`${stage.name} (approval): ${a.approved ? `open (${a.by ?? `${stage.approval.wave}@${build}`})` : `closed: npx smith approve --stack ${stage.approval.stack} --wave ${stage.approval.wave} --build ${build}`}`);

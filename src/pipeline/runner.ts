@@ -87,8 +87,10 @@ export async function runRollout(p: PipelineFile, o: RolloutOptions, deps: Rollo
     return i;
   };
   const windows = new NodeWindows();
+  const soaked = new Set<string>();
   const progress = (e: ProgressEvent) => {
     windows.observe(e);
+    if (e.type === "soak") soaked.add(e.stage);
     deps.progress(e);
   };
   const escalator = new Escalator(journal, (i) => sinks.get(i.stack) ?? [], (l) => progress({ ts: iso(now()), type: "info", message: l }));
@@ -133,14 +135,18 @@ export async function runRollout(p: PipelineFile, o: RolloutOptions, deps: Rollo
       if (err instanceof UserError) throw err;
       out = { state: "failed", detail: (err as Error).message.split("\n")[0]! };
     }
-    stages[stage.name] = {
-      name: stage.name,
-      kind,
-      result: out.state === "done" ? "done" : out.state,
-      startedAt: stages[stage.name]?.startedAt ?? startedAt,
-      finishedAt: out.state === "done" ? iso(now()) : null,
-      detail: out.detail,
-    };
+    const before = stages[stage.name];
+    // A stage done in an earlier run keeps its times and detail; a re-check that finds nothing to do is not news.
+    if (!(before?.result === "done" && out.state === "done" && / \(nothing to run\)$/.test(out.detail))) {
+      stages[stage.name] = {
+        name: stage.name,
+        kind,
+        result: out.state === "done" ? "done" : out.state,
+        startedAt: before?.startedAt ?? startedAt,
+        finishedAt: out.state === "done" ? iso(now()) : null,
+        detail: out.detail,
+      };
+    }
     journal.save();
     progress({ ts: iso(now()), type: "stage", stage: stage.name, kind, state: out.state, detail: out.detail });
     await noteChange(deps.changeSinks, change, `stage ${stage.name} (${kind}): ${out.state}: ${out.detail}`, (l) => progress({ ts: iso(now()), type: "info", message: l }));
@@ -170,7 +176,8 @@ export async function runRollout(p: PipelineFile, o: RolloutOptions, deps: Rollo
     }
   }
   progress({ ts: iso(now()), type: "rollout", state: "end", pipeline: name, build: o.build, result, message });
-  const soakSeconds = p.stages.reduce((s, st) => s + (st.soak ? st.soak.hours * 3600 : 0), 0);
+  // Soaks count towards the bound only when this run waited one out.
+  const soakSeconds = p.stages.reduce((s, st) => s + (st.soak && soaked.has(st.name) ? st.soak.hours * 3600 : 0), 0);
   return {
     result,
     exitCode: result === "completed" ? 0 : result === "waiting" ? 3 : 1,
