@@ -62,6 +62,10 @@ export function rolloutWaves(
   hostKeys: ReadonlyMap<string, string | undefined>,
   halted: ReadonlySet<string> = new Set(),
 ): WaveInput[] {
+  // Clusters with a halted machine (smith:halted): it and every node after it in plan order,
+  // later waves included, are held like a closed gate, so the cluster stops there and later
+  // waves do not wait for it.
+  const haltedClusters = new Set<string>();
   return plan.waves.map((w, i) => {
     const decision = decisions[i];
     if (!decision || decision.wave !== w.name) throw new Error(`rolloutWaves: no decision for wave ${w.name}`);
@@ -69,12 +73,10 @@ export function rolloutWaves(
     let registered = 0;
     const clusters: WaveCluster[] = w.clusters.map((c) => {
       const nodes: NodeTarget[] = [];
-      // A halted machine (smith:halted) and every node after it in its cluster are held like a
-      // closed gate: the cluster stops there, and later waves do not wait for it.
-      let clusterHalted = false;
       for (const name of c.nodes) {
         planned++;
-        if (halted.has(name)) clusterHalted = true;
+        if (halted.has(name)) haltedClusters.add(c.cluster);
+        const clusterHalted = haltedClusters.has(c.cluster);
         const machine = machines.get(name);
         if (!machine) throw new Error(`rolloutWaves: plan names unknown machine ${name}`);
         const prev = previous.get(name);

@@ -86,17 +86,19 @@ export function stageWaves(plan: Plan, source: string, fromWave: string | undefi
 }
 
 /**
- * Machines of the waves that are held behind a halted machine: for each cluster, the halted
- * machine and every node after it. Returns name → the halted machine it waits behind.
+ * Machines held behind a halted machine: in plan order (later waves included), the halted
+ * machine and every node of its cluster after it, as the program holds them. Returns name →
+ * the halted machine it waits behind. Pass every wave of the plan.
  */
 export function heldBehindHalts(waves: readonly PlanWave[], halted: ReadonlySet<string>): Map<string, string> {
   const out = new Map<string, string>();
+  const by = new Map<string, string>();
   for (const w of waves) {
     for (const c of w.clusters) {
-      let by: string | undefined;
       for (const n of c.nodes) {
-        if (halted.has(n)) by = n;
-        if (by !== undefined) out.set(n, by);
+        if (halted.has(n) && !by.has(c.cluster)) by.set(c.cluster, n);
+        const b = by.get(c.cluster);
+        if (b !== undefined) out.set(n, b);
       }
     }
   }

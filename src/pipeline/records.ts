@@ -55,7 +55,7 @@ export function machineRecords(
   for (const r of ranges) {
     const info = infos.get(r.stack)!;
     const rep = reports(state.get(r.stack) ?? []);
-    const behind = heldBehindHalts(r.waves, info.halted);
+    const behind = heldBehindHalts(info.plan.waves, info.halted);
     for (const w of r.waves) {
       for (const c of w.clusters) {
         for (const n of c.nodes) {

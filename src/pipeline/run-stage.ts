@@ -62,7 +62,7 @@ async function allDone(infos: StackInfo[], ranges: Map<string, PlanWave[]>, ctx:
     const waves = Array.isArray(out.waves) ? (out.waves as { name: string; held: boolean; reason?: string }[]) : [];
     const nodes = (out.nodes ?? {}) as Record<string, { build?: string }>;
     const range = ranges.get(i.stack)!;
-    const behind = heldBehindHalts(range, i.halted);
+    const behind = heldBehindHalts(i.plan.waves, i.halted);
     for (const w of range) {
       const o = waves.find((x) => x.name === w.name);
       if (!o || o.held) return false;
