@@ -1,4 +1,4 @@
-import { haltedFor, parseStackConfig, StackConfig } from "../config/stack-config";
+import { haltedFor, parseStackConfig, StackConfig, StackConfigSchema } from "../config/stack-config";
 import { UserError } from "../errors";
 import { loadInventory } from "../inventory/load";
 import { planRollout } from "../plan/planner";
@@ -36,6 +36,8 @@ export async function loadStackInfo(driver: StackDriver, build: string, pipeline
     if (v.secret) secret.add(k);
   }
   values.build = build;
+  // smith:untilWave is scale's key (contract 5); until the schema has it, the pipeline does not set it.
+  if (!("untilWave" in StackConfigSchema.shape)) delete values.untilWave;
   let config: StackConfig;
   try {
     config = parseStackConfig({ values, secret }, projectDir);

@@ -54,10 +54,11 @@ export async function approvalStage(stage: Stage, ctx: RolloutContext): Promise<
   return { state: "waiting", detail: `decision checkpoint: build ${ctx.build} waits for a person to open wave ${wave} of ${stack}: ${command}` };
 }
 
-/** Lines describing every failure of this build so far (open incidents and halted machines). */
-export function reviewLines(ctx: RolloutContext): string[] {
+/** Lines describing every failure of this build in the stages before `stage` (open or resolved incidents). */
+export function reviewLines(ctx: RolloutContext, stage: string): string[] {
+  const before = new Set(ctx.pipeline.stages.slice(0, ctx.pipeline.stages.findIndex((s) => s.name === stage)).map((s) => s.name));
   return Object.values(ctx.journal.data.incidents)
-    .filter((r) => r.incident.build === ctx.build)
+    .filter((r) => r.incident.build === ctx.build && before.has(r.incident.stage))
     .map((r) => `${r.state === "open" ? "OPEN" : "resolved"} ${r.incident.key}: ${r.incident.step} failed after ${r.incident.attempts} attempt(s): ${r.incident.error}${r.resolvedAt ? ` (resolved ${r.resolvedAt})` : ""}`);
 }
 
@@ -69,7 +70,7 @@ export async function soakStage(stage: Stage, ctx: RolloutContext): Promise<Stag
       return { state: "stopped", detail: `soak: ${soak.stack} has not completed build ${ctx.build} (rollout output: ${r ? `build ${r.build}, complete ${r.complete}` : "none"})` };
     }
     if (soak.review) {
-      const lines = reviewLines(ctx);
+      const lines = reviewLines(ctx, stage.name);
       for (const l of lines) ctx.progress({ ts: iso(ctx.now()), type: "info", message: `review (${stage.name}): ${l}` });
       const open = lines.filter((l) => l.startsWith("OPEN"));
       if (open.length && !(await approvalOf(ctx, soak.stack, stage.name)).approved) {
