@@ -87,6 +87,7 @@ async function upWithRetries(stage: string, info0: StackInfo, range: PlanWave[],
   let run = 0;
   let engineRestarts = 0;
   for (;;) {
+    if (ctx.signal?.aborted) throw new Error("interrupted");
     run++;
     const lock = await info.driver.settleLock((l) => ctx.progress({ ts: iso(ctx.now()), type: "info", message: l }));
     if (lock) ctx.progress({ ts: iso(ctx.now()), type: "info", message: lock });

@@ -10,6 +10,7 @@ import { loadStackInfo, StackInfo } from "./context";
 import type { DriverFactory, StateResource } from "./driver";
 import { approvalStage, soakStage, verifyStage } from "./gate-stages";
 import { Journal } from "./journal";
+import { acquireRolloutLock } from "./lock";
 import type { ProgressEvent, ProgressSink } from "./progress";
 import { machineRecords, stageRanges } from "./records";
 import { iso, RolloutContext, StageOutcome } from "./rollout-context";
@@ -59,6 +60,7 @@ export function pipelineName(p: PipelineFile): string {
 
 const defaultSleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(new Error("interrupted"));
     const t = setTimeout(resolve, ms);
     signal?.addEventListener("abort", () => {
       clearTimeout(t);
@@ -71,9 +73,18 @@ export async function runRollout(p: PipelineFile, o: RolloutOptions, deps: Rollo
   if (o.until !== undefined && !p.stages.some((s) => s.name === o.until)) {
     throw new UserError(`flag --until: no stage ${JSON.stringify(o.until)} in ${p.source} (stages: ${p.stages.map((s) => s.name).join(", ")})`);
   }
+  const name = pipelineName(p);
+  const lock = acquireRolloutLock(path.join(deps.stateDir, name), o.build);
+  try {
+    return await rollout(p, o, deps, name, lock.tookOverFrom);
+  } finally {
+    lock.release();
+  }
+}
+
+async function rollout(p: PipelineFile, o: RolloutOptions, deps: RolloutDeps, name: string, tookOverFrom: number | null): Promise<RolloutResult> {
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? defaultSleep;
-  const name = pipelineName(p);
   const journal = Journal.open(deps.stateDir, name, o.build, now());
   journal.data.runs.push({ startedAt: iso(now()), pid: process.pid });
   journal.save();
@@ -113,6 +124,7 @@ export async function runRollout(p: PipelineFile, o: RolloutOptions, deps: Rollo
   };
 
   progress({ ts: iso(now()), type: "rollout", state: "start", pipeline: name, build: o.build });
+  if (tookOverFrom !== null) progress({ ts: iso(now()), type: "info", message: `resuming after smith rollout pid ${tookOverFrom} ended without finishing (killed?)` });
   for (const stack of pipelineStacks(p)) await info(stack); // validates every stack's config before anything runs
   if (o.retryHalted) await clearHalts(ctx, [...infos.values()]);
   await escalator.flush(); // anything a killed run recorded but did not send
