@@ -1,5 +1,5 @@
 import { loadStackInfo, StackInfo } from "./context";
-import type { DriverFactory } from "./driver";
+import type { DriverFactory, PreviewResult } from "./driver";
 import { approvalOf } from "./gate-stages";
 import { asRollout } from "./outputs";
 import { stageRanges } from "./records";
@@ -17,6 +17,7 @@ export async function dryRun(p: PipelineFile, build: string, drivers: DriverFact
   const ranges = stageRanges(p, infos);
   const ctx = { build, drivers } as unknown as RolloutContext;
   const out: string[] = [];
+  const previews = new Map<string, PreviewResult>();
   for (const stage of p.stages) {
     const kind = stageKind(stage);
     if (stage.verify) out.push(`${stage.name} (verify): would check builds/${build}/dists/smith/Release (Label smith-build-${build}) on the mirrors of ${stage.verify.stacks.join(", ")}`);
@@ -38,7 +39,9 @@ export async function dryRun(p: PipelineFile, build: string, drivers: DriverFact
           out.push(`${stage.name} (${kind}) ${r.stack}: would set smith:build ${build} (now ${info.raw.build?.value ?? "unset"}) and patch ${machines} machine(s) in waves ${waves}`);
           continue;
         }
-        const pv = await info.driver.preview();
+        // One preview per stack: an update runs every open wave of it at once.
+        let pv = previews.get(r.stack);
+        if (!pv) previews.set(r.stack, (pv = await info.driver.preview()));
         const changes = Object.entries(pv.changes).filter(([op, n]) => n > 0 && op !== "same").map(([op, n]) => `${op} ${n}`).join(", ") || "no changes";
         out.push(`${stage.name} (${kind}) ${r.stack}: preview: ${changes}; ${machines} machine(s) in waves ${waves}`);
         for (const m of pv.messages.filter((x) => /HELD|halted/.test(x))) out.push(`    ${m}`);
