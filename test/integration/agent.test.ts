@@ -31,24 +31,25 @@ describe("smith-agent on the lab", function () {
   let lab: LabInfo;
   let m: LabMachineInfo;
 
+  /** ssh's arguments for `command` on the test machine: the lab key, its host key only. */
+  function sshArgs(command: string): string[] {
+    return [
+      "-i", lab.keyPath,
+      "-o", "BatchMode=yes",
+      "-o", "IdentitiesOnly=yes",
+      "-o", "StrictHostKeyChecking=yes",
+      "-o", "GlobalKnownHostsFile=/dev/null",
+      "-o", `UserKnownHostsFile=${lab.knownHostsPath}`,
+      "-o", "ConnectTimeout=3",
+      "-o", "LogLevel=ERROR",
+      "-p", String(m.port),
+      `root@${m.host}`,
+      command,
+    ];
+  }
+
   function ssh(command: string, input?: string): Run {
-    const r = spawnSync(
-      "ssh",
-      [
-        "-i", lab.keyPath,
-        "-o", "BatchMode=yes",
-        "-o", "IdentitiesOnly=yes",
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", "GlobalKnownHostsFile=/dev/null",
-        "-o", `UserKnownHostsFile=${lab.knownHostsPath}`,
-        "-o", "ConnectTimeout=3",
-        "-o", "LogLevel=ERROR",
-        "-p", String(m.port),
-        `root@${m.host}`,
-        command,
-      ],
-      { encoding: "utf8", input: input ?? "", timeout: 240_000 },
-    );
+    const r = spawnSync("ssh", sshArgs(command), { encoding: "utf8", input: input ?? "", timeout: 240_000 });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
@@ -97,6 +98,7 @@ describe("smith-agent on the lab", function () {
     if (rb.rebooting) await waitForBoot(before);
     const h = parseHealthReport(agent(healthCommand({ role: m.role, sudo: false, bootIdBefore: before }), 0).stdout);
     expect(h.healthy, JSON.stringify(h)).to.equal(true);
+    expect(h.durationMs).to.be.a("number"); // the machine-side time of health
     return { rebooted: rb.rebooting };
   }
 
@@ -123,7 +125,7 @@ describe("smith-agent on the lab", function () {
     const r = parsePatchReport(agent(patch("1", { force: true }), 0).stdout);
     expect(r.build).to.equal("1");
     await expectVersions("1");
-    await rebootIfRequiredAndCheck();
+    await runningKernelOf("1");
     const s = parseStatusReport(agent(statusCommand({ sudo: false }), 0).stdout);
     expect(s.build).to.equal("1");
     expect(s.pending).to.deep.equal([]);
@@ -276,6 +278,11 @@ describe("smith-agent on the lab", function () {
       await inMachine(`cp ${KEYRING} /tmp/k.gpg`);
       const w = agent(patch("1", { force: true, keyring: "/tmp/k.gpg" }), AGENT_EXIT.repoUnreachable);
       expect(parseAgentError(w.stdout)?.error).to.match(/keyring \/tmp\/k\.gpg .*writable by someone other than root/);
+      // A root-only keyring without the build's signing key: the signature fails at once, not retried.
+      const other = agent(patch("1", { force: true, keyring: "/usr/share/keyrings/debian-archive-keyring.gpg" }), AGENT_EXIT.repoUnreachable);
+      const bad = parseAgentError(other.stdout)!;
+      expect(bad.error).to.match(/signature of .*builds\/1 could not be verified .*pass --keyring/);
+      expect(bad).to.include({ attempts: 1 });
     } finally {
       await inMachine("mv /root/smith.list.moved /etc/apt/sources.list.d/smith.list");
     }
@@ -312,21 +319,27 @@ describe("smith-agent on the lab", function () {
   /** Machine back at build 2 and running its kernel (1.1): the start of each case below. */
   async function atBuild2(): Promise<void> {
     agent(patch("2", { force: true }), 0);
-    // Going back leaves the newer kernel running (no reboot needed): boot into 1.1 anyway.
-    if ((await inMachine("cat /proc/sys/kernel/osrelease")).trim() !== "1.1-smith-demo") {
+    await runningKernelOf("2");
+  }
+
+  /**
+   * Going back leaves the newer kernel running (no reboot is needed for an older image): boot
+   * into the build's own kernel anyway, so the next upgrade has a kernel to reboot for.
+   */
+  async function runningKernelOf(build: keyof typeof VERSION): Promise<void> {
+    if ((await inMachine("cat /proc/sys/kernel/osrelease")).trim() !== `${VERSION[build]}-smith-demo`) {
       const before = bootId();
       await inMachine("nohup setsid sh -c 'sleep 1; reboot' </dev/null >/dev/null 2>&1 &");
       await waitForBoot(before);
     }
     await rebootIfRequiredAndCheck();
-    expect(await inMachine("cat /proc/sys/kernel/osrelease")).to.equal("1.1-smith-demo\n");
+    expect(await inMachine("cat /proc/sys/kernel/osrelease")).to.equal(`${VERSION[build]}-smith-demo\n`);
   }
 
   /** ssh() without blocking the event loop, for checks while the command runs. */
   function sshAsync(command: string): Promise<Run> {
     return new Promise((resolve) => {
-      const args = ["-i", lab.keyPath, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null", "-o", `UserKnownHostsFile=${lab.knownHostsPath}`, "-o", "LogLevel=ERROR", "-p", String(m.port), `root@${m.host}`, command];
-      const child = spawn("ssh", args, { stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn("ssh", sshArgs(command), { stdio: ["ignore", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
