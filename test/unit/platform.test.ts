@@ -220,6 +220,9 @@ describe("platform stack (stacks/platform, Pulumi mocks)", function () {
     configure({ "smith:renderDir": "", "smith:kubeconfig": "kc.yaml", "smith:skipAwait": "true" });
     await run();
     expect(rec.ofType("pulumi:providers:kubernetes")[0].inputs.kubeconfig).to.equal(path.join(dir, "kc.yaml"));
-    expect((rec.byName("smith-mirror-deployment").inputs.metadata as { annotations: object }).annotations).to.deep.equal({ "pulumi.com/skipAwait": "true" });
+    expect((rec.byName("smith-mirror-deployment").inputs.metadata as { annotations: object }).annotations).to.deep.equal({
+      "pulumi.com/skipAwait": "true",
+      "pulumi.com/deletionPropagationPolicy": "background",
+    });
   });
 });
