@@ -110,7 +110,14 @@ export async function runBuild(c: BuildsConfig, opts: BuildOptions = {}): Promis
           const seen = await timed(
             `mirror update ${u.name}`,
             async () => {
-              await aptly.run(["mirror", "update", ...keyrings, mirrorName(u)]);
+              // A pocket's first update downloads thousands of packages: say how far it is every 10 s.
+              let downloaded = 0;
+              const tick = setInterval(() => log(`mirror update ${u.name}: ${downloaded} files downloaded so far`), 10_000);
+              try {
+                await aptly.run(["mirror", "update", ...keyrings, mirrorName(u)], { onOutput: (s) => (downloaded += s.split("Success downloading").length - 1) });
+              } finally {
+                clearInterval(tick);
+              }
               const list = parseAptlyPackageList((await aptly.run(["mirror", "show", "-with-packages", mirrorName(u)])).stdout);
               return { list, fresh: ledger.record(list, iso(now)) };
             },
