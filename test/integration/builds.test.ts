@@ -165,6 +165,10 @@ describe("builds: smith build, sync, verify, retention (integration)", function 
     expect(r.code).to.equal(2);
     expect(r.stderr.trim()).to.match(new RegExp(`^smith: ${bad.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: mirrors\\[1\\]\\.type: .*\\(got "ftp"\\)$`));
     expect(fs.existsSync(path.join(cfg.publishDir, "builds", "3"))).to.equal(false);
+    fs.writeFileSync(bad, fs.readFileSync(cfgFile, "utf8").replace(fpr, "DEADBEEFDEADBEEF"));
+    const k = smith(["build", "--config", bad]);
+    expect([k.code, k.stderr.trim()]).to.deep.equal([2, `smith: ${bad}: signing.key: no secret key "DEADBEEFDEADBEEF" in ${path.join(dir, "gnupg")}`]);
+    expect(fs.existsSync(path.join(cfg.publishDir, "builds", "3"))).to.equal(false);
   });
 
   it("syncs build 2 to every mirror (two directories and S3) and verify passes", async () => {
