@@ -1,5 +1,5 @@
 import type { ChangedPackage } from "../agent/report";
-import { parseHealthReport, parsePatchReport, parseRebootReport } from "../agent/report";
+import { lastJsonLine, parseHealthReport, parsePatchReport, parseRebootReport } from "../agent/report";
 import { globToRegExp } from "../waves/select";
 import type { StackRecord, StateResource } from "./types";
 
@@ -50,7 +50,12 @@ export function nodeSteps(resources: readonly StateResource[]): Map<string, Node
     const [, name, step] = m as unknown as [string, string, string];
     const s = out.get(name) ?? {};
     try {
-      if (step === "patch") s.patch = parsePatchReport(stdout);
+      if (step === "patch") {
+        s.patch = parsePatchReport(stdout);
+        // `patch --reboot-if-required` reports the reboot in the same line (no reboot step).
+        const rebooting = (lastJsonLine(stdout, "patch report") as { rebooting?: unknown }).rebooting;
+        if (typeof rebooting === "boolean" && s.rebooting === undefined) s.rebooting = rebooting;
+      }
       else if (step === "reboot") s.rebooting = parseRebootReport(stdout).rebooting;
       else s.healthy = parseHealthReport(stdout).healthy;
     } catch {
