@@ -21,6 +21,7 @@ import { renderPrComment } from "../../src/audit/pr-comment";
 import { renderCompliance } from "../../src/compliance/render";
 import { labDown, labUp, readState } from "../../src/lab/lab";
 import { LabPaths, labPaths } from "../../src/lab/paths";
+import { writeAuditFixture } from "../support/audit-fixture";
 import { labExec, labSkipReason } from "../support/lab";
 import { auditTestManifests, writeManifests } from "../support/manifests";
 import { commandProviderUnavailableReason, pulumiUnavailableReason, REPO_ROOT, runPulumi } from "../support/pulumi";
@@ -99,10 +100,7 @@ describe("audit and compliance over real state (lab, real engine)", function () 
     if (!paths) return;
     const keep = process.env.SMITH_AUDIT_FIXTURE_OUT;
     if (keep) {
-      const src = path.join(REPO_ROOT, ".smith", "state", ".pulumi");
-      for (const sub of [path.join("history", "smith", STACK), path.join("stacks", "smith")]) {
-        fs.cpSync(path.join(src, sub), path.join(keep, ".pulumi", sub), { recursive: true, filter: (f) => !f.includes("stacks/smith/") || f.endsWith(`${STACK}.json`) || f.endsWith("smith") });
-      }
+      writeAuditFixture(path.join(REPO_ROOT, ".smith", "state", ".pulumi"), keep, "smith", STACK);
       log(`history kept in ${keep}`);
     }
     await runPulumi(["stack", "rm", STACK, "--force", "--yes", "--non-interactive"], { cwd: REPO_ROOT }).catch(() => undefined);
