@@ -35,13 +35,14 @@ async function stackOutput(ctx: ReportContext, stack: string, name: string): Pro
 }
 
 /** Plan, gates and `pulumi preview` of one stack, as the PR comment shows them. */
-export async function previewStack(ctx: ReportContext, stack: string, now = new Date()): Promise<StackPreview> {
+export async function previewStack(ctx: ReportContext, stack: string, now = new Date(), keepJson?: (json: string) => void): Promise<StackPreview> {
   const config = await readStackSettings(ctx.runner, stack, ctx.projectDir);
   const plan = planRollout(await loadInventory(config.inventory), loadWaves(config.waves), config.build);
   const soakRollouts = new Map<string, unknown>();
   for (const w of plan.waves) if (w.gate?.soak && !soakRollouts.has(w.gate.soak.stack)) soakRollouts.set(w.gate.soak.stack, await stackOutput(ctx, w.gate.soak.stack, "rollout"));
   const gates = decideWaves(plan, { build: config.build, approvals: config.approvals, soakRollouts, now, stackOrg: config.stackOrg, project: projectName(ctx.projectDir) });
   const r = await ctx.runner.run(["preview", "--json", "--non-interactive", "-s", stack]);
+  keepJson?.(r.stdout);
   let preview: StackPreview["preview"];
   try {
     const json = JSON.parse(r.stdout) as PreviewJson;

@@ -200,7 +200,8 @@ describe("audit and compliance over real state (lab, real engine)", function () 
 
   it("renders the PR comment from a real preview and keeps one comment on the PR", async () => {
     await pulumi(["config", "set", "-s", STACK, "--path", "smith:approvals[0]", "hold@3"]);
-    const p = await previewStack(ctx, STACK);
+    const keep = process.env.SMITH_AUDIT_FIXTURE_OUT;
+    const p = await previewStack(ctx, STACK, new Date(), keep ? (json) => fs.writeFileSync(path.join(keep, "preview.json"), json) : undefined);
     expect("failed" in p.preview, JSON.stringify(p.preview)).to.equal(false);
     const body = renderPrComment([p]);
     expect(body).to.include("```mermaid");
