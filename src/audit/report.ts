@@ -12,18 +12,8 @@ export interface AuditReport {
   current: Record<string, string[]>;
 }
 
-export interface UpdateRow {
-  stack: string;
-  id: string;
-  kind: string;
-  result: string;
-  startTime: string;
-  endTime: string | null;
-  build: string | null;
-  ranBy: string;
-  /** Patch events this update recorded (after filtering). */
-  patched: number;
-}
+/** An update as the report lists it: its metadata and how many patch events it recorded. */
+export type UpdateRow = Omit<StackUpdate, "resources" | "message"> & { patched: number };
 
 export function buildAuditReport(records: readonly StackRecord[], events: readonly PatchEvent[], filter: AuditReport["filter"], now: Date): AuditReport {
   const counted = new Map<string, number>();
@@ -37,7 +27,7 @@ export function buildAuditReport(records: readonly StackRecord[], events: readon
     updates: records
       .flatMap((r) => r.updates)
       .filter(inPeriod)
-      .map((u) => ({ stack: u.stack, id: u.id, kind: u.kind, result: u.result, startTime: u.startTime, endTime: u.endTime, build: u.build, ranBy: u.ranBy, patched: counted.get(`${u.stack}\u0000${u.id}`) ?? 0 }))
+      .map(({ resources: _r, message: _m, ...u }) => ({ ...u, patched: counted.get(`${u.stack}\u0000${u.id}`) ?? 0 }))
       .sort((a, b) => Date.parse(a.startTime) - Date.parse(b.startTime)),
     events: [...events],
     current: Object.fromEntries(records.map((r) => [r.stack, [...nodeSteps(r.current).keys()].sort()])),
