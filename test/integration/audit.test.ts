@@ -6,6 +6,7 @@
  * Set SMITH_AUDIT_FIXTURE_OUT=DIR to keep the stack's history files (the unit tests' fixture).
  */
 import { expect } from "chai";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
@@ -168,6 +169,23 @@ describe("audit and compliance over real state (lab, real engine)", function () 
     expect(late.machines.find((r) => r.machine === held)!.status).to.equal("overdue");
     expect(late.exitCode).to.equal(2);
     log(renderCompliance(late, "table").split("\n").slice(-1)[0]!);
+  });
+
+  it("the CLI prints the reports, exits 1 for due soon and 2 with one line for a bad stack", () => {
+    const run = (args: string[]) => spawnSync(process.execPath, [path.join(REPO_ROOT, "bin", "smith.js"), ...args], { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000 });
+    const c = run(["compliance", "--stack", STACK, "--manifests", manifests, "--now", "2026-11-28T00:00:00Z"]);
+    expect(c.status, c.stderr).to.equal(1);
+    expect(c.stdout).to.include("newest build 3: 1 due-soon, 3 current; 1 vanished (exit 1)");
+    const a = run(["audit", "--stack", STACK, "--format", "markdown"]);
+    expect(a.status, a.stderr).to.equal(0);
+    expect(a.stdout).to.include(`# Patch evidence: \`${STACK}\``);
+    const st = run(["status", "--stack", STACK]);
+    expect(st.status, st.stderr).to.equal(0);
+    expect(st.stdout).to.include("HELD: approval gate: smith:approvals has no hold@3");
+    const bad = run(["audit", "--stack", "no-such-stack"]);
+    expect(bad.status).to.equal(2);
+    expect(bad.stderr.trim().split("\n")).to.have.length(1);
+    expect(bad.stderr).to.match(/^smith: --stack no-such-stack: no such stack of project smith in file:\/\/.* \(stacks: .*lab-audit.*\)$/m);
   });
 
   it("compliance --live confirms builds over SSH and reports drift", async () => {

@@ -9,7 +9,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { auditCommand } from "../../cli/commands/audit";
 import { complianceCommand } from "../../cli/commands/compliance";
+import { previewStack } from "../../cli/commands/pr-comment";
 import { statusCommand } from "../../cli/commands/status";
+import { renderPrComment } from "../../src/audit/pr-comment";
 import type { ReportContext } from "../../src/audit/context";
 import { FileBackendHistory } from "../../src/audit/file-backend";
 import type { PulumiRunner } from "../../src/audit/pulumi-cli";
@@ -37,7 +39,7 @@ function golden(name: string, raw: string): void {
 }
 
 /** `pulumi config --json` as the CLI prints it for the test's stack config. */
-function fakeRunner(): PulumiRunner & { calls: string[][] } {
+function fakeRunner(approvals = ["hold@3"]): PulumiRunner & { calls: string[][] } {
   const calls: string[][] = [];
   const config = {
     "smith:build": { value: "3", secret: false },
@@ -45,12 +47,15 @@ function fakeRunner(): PulumiRunner & { calls: string[][] } {
     "smith:waves": { value: path.join(FIXTURE, "waves.yaml"), secret: false },
     "smith:repoUrl": { value: "http://127.0.0.1:18481", secret: false },
     "smith:sshPrivateKey": { secret: true },
+    "smith:approvals": { value: JSON.stringify(approvals), secret: false },
   };
   return {
     calls,
     async run(args) {
       calls.push(args);
       if (args[0] === "config" && args[1] === "--json") return { code: 0, stdout: JSON.stringify(config), stderr: "" };
+      // The preview the integration test's real engine printed for this stack (slimmed).
+      if (args[0] === "preview") return { code: 0, stdout: fs.readFileSync(path.join(FIXTURE, "preview.json"), "utf8"), stderr: "" };
       return { code: 1, stdout: "", stderr: `error: unexpected pulumi ${args.join(" ")}` };
     },
   };
@@ -60,7 +65,7 @@ describe("audit reports over real engine state (golden)", () => {
   let ctx: ReportContext & { runner: ReturnType<typeof fakeRunner> };
   let manifests: string;
   before(() => {
-    ctx = { repoRoot: FIXTURE, projectDir: FIXTURE, runner: fakeRunner(), history: new FileBackendHistory(FIXTURE, "smith") };
+    ctx = { repoRoot: FIXTURE, projectDir: path.resolve(__dirname, "..", ".."), runner: fakeRunner(), history: new FileBackendHistory(FIXTURE, "smith") };
     manifests = writeManifests(fs.mkdtempSync(path.join(os.tmpdir(), "smith-golden-")), auditTestManifests());
   });
   after(() => fs.rmSync(manifests, { recursive: true, force: true }));
@@ -95,6 +100,19 @@ describe("audit reports over real engine state (golden)", () => {
       `${REMOVED} 2 due-soon vanished`,
     ]);
     expect(r.exitCode).to.equal(1);
+  });
+
+  it("smith pr-comment: plan, gates, mermaid and the real preview", async () => {
+    const p = await previewStack(ctx, STACK, new Date("2026-12-02T03:00:00Z"));
+    golden("pr-comment.md", renderPrComment([p]));
+  });
+
+  it("smith pr-comment shows a closed gate and why", async () => {
+    const p = await previewStack({ ...ctx, runner: fakeRunner([]) }, STACK, new Date("2026-12-02T03:00:00Z"));
+    const body = renderPrComment([p]);
+    expect(body).to.include("| 2 | `hold` | approval: **closed** (approval gate: smith:approvals has no hold@3) | 1 | 1 |");
+    expect(body).to.include('g2{{"approval: closed"}}');
+    expect(body).to.include("2 waves, 4 machines planned, 0 unassigned; 1 wave held.");
   });
 
   for (const format of STATUS_FORMATS) {
