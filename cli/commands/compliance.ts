@@ -52,6 +52,7 @@ export async function complianceCommand(ctx: ReportContext, flags: ComplianceFla
   const source = manifestSource(flags.manifests ?? `${[...repoUrls][0]!.replace(/\/+$/, "")}/builds`);
   const builds = facts.flatMap((f) => (f.build && /^[0-9]+$/.test(f.build) ? [Number(f.build)] : []));
   const manifests = await source.load(builds.length ? Math.min(...builds) : 1, builds);
+  if (manifests.size === 0) throw new UserError(`--manifests: no build manifest (<N>/manifest.json) in ${source.describe()}: nothing to compare against`);
   const rows = sortRows(facts.map((f) => evaluateMachine(f, manifests, policy, now)));
   const newest = manifests.size ? String(Math.max(...manifests.keys())) : null;
   return { generatedAt: now.toISOString(), stacks: records.map((r) => r.stack), manifests: source.describe(), newest, policy, machines: rows, exitCode: complianceExitCode(rows) };
