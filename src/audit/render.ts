@@ -104,11 +104,26 @@ function renderEvidence(r: AuditReport): string {
   for (const u of r.updates) {
     out.push(`| \`${u.id}\` | ${u.stack} | ${u.startTime} | ${u.endTime ?? "-"} | ${md(u.ranBy)} | ${u.build ?? "-"} | ${u.result} | ${u.patched} |`);
   }
-  out.push("", "## Machines: latest patch", "", "| machine | stack | build | finished | packages | rebooted | result | update |", "|---|---|---:|---|---|---|---|---|");
+  // Grouped, so the page stays one page for a fleet of hundreds; the per-machine rows are folded.
+  const groups = new Map<string, PatchEvent[]>();
+  for (const e of machines) {
+    const k = `${e.stack}\u0000${e.build}\u0000${e.result}`;
+    groups.set(k, [...(groups.get(k) ?? []), e]);
+  }
+  out.push("", "## Machines by their latest patch", "", "| stack | build | result | machines | last finished |", "|---|---:|---|---:|---|");
+  for (const list of groups.values()) {
+    const last = list.reduce((a, b) => (Date.parse(b.finishedAt) > Date.parse(a.finishedAt) ? b : a));
+    out.push(`| ${list[0]!.stack} | ${list[0]!.build} | ${list[0]!.result} | ${list.length} | ${last.finishedAt} |`);
+  }
+  const attention = machines.filter((e) => e.result !== "healthy");
+  if (attention.length) out.push("", `Not healthy after their latest patch: ${attention.map((e) => `\`${e.machine}\` (${e.result})`).join(", ")}.`);
+  out.push("", `<details><summary>Every machine's latest patch (${machines.length})</summary>`, "");
+  out.push("| machine | stack | build | finished | packages | rebooted | result | update |", "|---|---|---:|---|---|---|---|---|");
   for (const e of machines) {
     const note = (r.current[e.stack] ?? []).includes(e.machine) ? "" : " (removed)";
     out.push(`| \`${e.machine}\`${note} | ${e.stack} | ${e.build} | ${e.finishedAt} | ${md(packagesCell(e, ", "))} | ${yesNo(e.rebooted)} | ${e.result} | \`${e.updateId}\` |`);
   }
+  out.push("", "</details>");
   out.push("", `<details><summary>All ${r.events.length} patch events</summary>`, "");
   out.push("| machine | stack | build | packages | started | finished | rebooted | result | update |", "|---|---|---|---|---|---|---|---|---|");
   for (const e of r.events) {
