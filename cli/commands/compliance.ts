@@ -65,7 +65,7 @@ export const registerCompliance: RegisterCommand = (program) => {
     .description("Per machine: build, since when, due date per policy; exit 0 ok, 1 due within the window, 2 overdue or unknown.")
     .requiredOption("--stack <name>", "stack (repeat for several)", parseStackFlag)
     .option("--policy <file>", "policy YAML (deadlines by severity); default: the same as examples/policy.yaml")
-    .option("--manifests <dir|url>", "builds directory or URL holding <N>/manifest.json; default: <smith:repoUrl>/builds")
+    .option("--manifests <dir|url|file>", "builds directory or URL holding <N>/manifest.json, or a builds config (its publishDir); default: <smith:repoUrl>/builds")
     .option("--now <date>", "evaluate as of this date (ISO 8601); default: now")
     .option("--live", "confirm each machine's build with the agent's status over SSH and report drift")
     .option("--concurrency <n>", "machines queried at once with --live", "16")

@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import { parse } from "yaml";
 import { UserError } from "../errors";
 import { BuildManifest, parseManifest } from "./manifest";
 
@@ -67,7 +68,25 @@ function checked(m: BuildManifest, n: number, source: string): BuildManifest {
   return m;
 }
 
-/** `DIR` or `http(s)://URL` → a source. */
+/**
+ * A builds config (`smith build --config FILE`, docs/packages.md): its `publishDir` (relative to
+ * the file) holds `builds/<N>/manifest.json`, the source every mirror is synced from.
+ */
+export function buildsConfigManifests(file: string): DirManifests {
+  let doc: unknown;
+  try {
+    doc = parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new UserError(`--manifests ${file}: cannot read the builds config (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const publishDir = (doc as { publishDir?: unknown } | null)?.publishDir;
+  if (typeof publishDir !== "string" || !publishDir) throw new UserError(`--manifests ${file}: publishDir: missing (a builds config names where builds are published)`);
+  return new DirManifests(path.join(path.resolve(path.dirname(file), publishDir), "builds"));
+}
+
+/** `DIR`, a builds config (`*.yaml`), or `http(s)://URL` → a source. */
 export function manifestSource(spec: string): ManifestSource {
-  return /^https?:\/\//.test(spec) ? new UrlManifests(spec) : new DirManifests(path.resolve(spec));
+  if (/^https?:\/\//.test(spec)) return new UrlManifests(spec);
+  if (/\.ya?ml$/.test(spec)) return buildsConfigManifests(spec);
+  return new DirManifests(path.resolve(spec));
 }
