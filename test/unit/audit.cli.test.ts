@@ -4,29 +4,11 @@
  */
 import { expect } from "chai";
 import * as path from "path";
-import * as sinon from "sinon";
-import { main } from "../../cli/main";
+import { runSmith } from "../support/cli";
 
 const FIXTURE = path.resolve(__dirname, "..", "fixtures", "audit");
 
-async function smith(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const saved = process.env.PULUMI_BACKEND_URL;
-  process.env.PULUMI_BACKEND_URL = `file://${FIXTURE}`;
-  const o = sinon.stub(process.stdout, "write").callsFake((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = sinon.stub(process.stderr, "write").callsFake((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    const code = await main(["node", "smith", ...args]);
-    return { code, out, err };
-  } finally {
-    o.restore();
-    e.restore();
-    if (saved === undefined) delete process.env.PULUMI_BACKEND_URL;
-    else process.env.PULUMI_BACKEND_URL = saved;
-    process.exitCode = undefined;
-  }
-}
+const smith = (...args: string[]) => runSmith(args, { PULUMI_BACKEND_URL: `file://${FIXTURE}` });
 
 describe("cli: smith audit / compliance / status / pr-comment flags", () => {
   it("audit reads the backend PULUMI_BACKEND_URL names", async () => {
