@@ -214,6 +214,8 @@ describe("audit and compliance over real state (lab, real engine)", function () 
     const main = s!.clusters.filter((c) => c.wave === "main");
     expect(main.every((c) => Object.keys(c.builds).join() === "3" && c.failedAt === null)).to.equal(true);
     expect(s!.notPlanned).to.deep.equal([]);
+    const [live] = await statusCommand(ctx, { stack: [STACK], format: "table", live: true });
+    expect(live!.clusters.map((c) => c.live)).to.deep.equal(live!.clusters.map((c) => ({ agree: c.machines, drift: [], unreachable: [] })));
   });
 
   it("renders the PR comment from a real preview and keeps one comment on the PR", async () => {
