@@ -31,24 +31,25 @@ describe("smith-agent on the lab", function () {
   let lab: LabInfo;
   let m: LabMachineInfo;
 
+  /** ssh's arguments for `command` on the test machine: the lab key, its host key only. */
+  function sshArgs(command: string): string[] {
+    return [
+      "-i", lab.keyPath,
+      "-o", "BatchMode=yes",
+      "-o", "IdentitiesOnly=yes",
+      "-o", "StrictHostKeyChecking=yes",
+      "-o", "GlobalKnownHostsFile=/dev/null",
+      "-o", `UserKnownHostsFile=${lab.knownHostsPath}`,
+      "-o", "ConnectTimeout=3",
+      "-o", "LogLevel=ERROR",
+      "-p", String(m.port),
+      `root@${m.host}`,
+      command,
+    ];
+  }
+
   function ssh(command: string, input?: string): Run {
-    const r = spawnSync(
-      "ssh",
-      [
-        "-i", lab.keyPath,
-        "-o", "BatchMode=yes",
-        "-o", "IdentitiesOnly=yes",
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", "GlobalKnownHostsFile=/dev/null",
-        "-o", `UserKnownHostsFile=${lab.knownHostsPath}`,
-        "-o", "ConnectTimeout=3",
-        "-o", "LogLevel=ERROR",
-        "-p", String(m.port),
-        `root@${m.host}`,
-        command,
-      ],
-      { encoding: "utf8", input: input ?? "", timeout: 240_000 },
-    );
+    const r = spawnSync("ssh", sshArgs(command), { encoding: "utf8", input: input ?? "", timeout: 240_000 });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
@@ -123,7 +124,7 @@ describe("smith-agent on the lab", function () {
     const r = parsePatchReport(agent(patch("1", { force: true }), 0).stdout);
     expect(r.build).to.equal("1");
     await expectVersions("1");
-    await rebootIfRequiredAndCheck();
+    await runningKernelOf("1");
     const s = parseStatusReport(agent(statusCommand({ sudo: false }), 0).stdout);
     expect(s.build).to.equal("1");
     expect(s.pending).to.deep.equal([]);
@@ -312,21 +313,27 @@ describe("smith-agent on the lab", function () {
   /** Machine back at build 2 and running its kernel (1.1): the start of each case below. */
   async function atBuild2(): Promise<void> {
     agent(patch("2", { force: true }), 0);
-    // Going back leaves the newer kernel running (no reboot needed): boot into 1.1 anyway.
-    if ((await inMachine("cat /proc/sys/kernel/osrelease")).trim() !== "1.1-smith-demo") {
+    await runningKernelOf("2");
+  }
+
+  /**
+   * Going back leaves the newer kernel running (no reboot is needed for an older image): boot
+   * into the build's own kernel anyway, so the next upgrade has a kernel to reboot for.
+   */
+  async function runningKernelOf(build: keyof typeof VERSION): Promise<void> {
+    if ((await inMachine("cat /proc/sys/kernel/osrelease")).trim() !== `${VERSION[build]}-smith-demo`) {
       const before = bootId();
       await inMachine("nohup setsid sh -c 'sleep 1; reboot' </dev/null >/dev/null 2>&1 &");
       await waitForBoot(before);
     }
     await rebootIfRequiredAndCheck();
-    expect(await inMachine("cat /proc/sys/kernel/osrelease")).to.equal("1.1-smith-demo\n");
+    expect(await inMachine("cat /proc/sys/kernel/osrelease")).to.equal(`${VERSION[build]}-smith-demo\n`);
   }
 
   /** ssh() without blocking the event loop, for checks while the command runs. */
   function sshAsync(command: string): Promise<Run> {
     return new Promise((resolve) => {
-      const args = ["-i", lab.keyPath, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null", "-o", `UserKnownHostsFile=${lab.knownHostsPath}`, "-o", "LogLevel=ERROR", "-p", String(m.port), `root@${m.host}`, command];
-      const child = spawn("ssh", args, { stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn("ssh", sshArgs(command), { stdio: ["ignore", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

@@ -131,3 +131,35 @@ describe("agent reboot detection and run decisions", () => {
     expect(usr.status, usr.stderr).to.equal(0);
   });
 });
+
+describe("agent: needrestart and apt's periodic jobs", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "smith-periodic-"));
+    for (const d of ["bin", "state", "apt/apt.conf.d", "systemd"]) mkdirSync(path.join(dir, d), { recursive: true });
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const tool = (name: string, body: string) => writeFileSync(path.join(dir, "bin", name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+
+  it("takes the services running outdated code from needrestart when it is installed", () => {
+    tool("needrestart", 'echo "NEEDRESTART-VER: 3.6"; echo "NEEDRESTART-KSTA: 1"; echo "NEEDRESTART-SVC: nginx.service"; echo "NEEDRESTART-SVC: ssh.service"');
+    const r = lib('NEEDRESTART=$1/bin/needrestart BOOT_DIR=$1/none OSRELEASE_FILE=$1/none REBOOT_REQUIRED=$1/none; reboot_check; printf "%s|%s" "$REBOOT_REASONS" "$REBOOT_DETAIL"', [dir]);
+    expect(r.stdout).to.equal("deleted-libraries|deleted libraries in use by nginx.service ssh.service");
+  });
+
+  it("pauses the apt periodic jobs and the active apt-daily timers, and restores exactly those", () => {
+    // A systemctl that says apt-daily.timer is active (apt-daily-upgrade.timer is not) and logs the rest.
+    tool("systemctl", `echo "$*" >>"${dir}/calls"; [ "$1 $2" != "is-active --quiet" ] || [ "$3" = apt-daily.timer ]`);
+    const env = `PATH=$1/bin:$PATH STATE_DIR=$1/state APT_ETC=$1/apt SYSTEMD_RUN_DIR=$1/systemd`;
+    const paused = lib(`${env}; pause_periodic && cat $1/state/periodic-paused $1/apt/apt.conf.d/zz-smith-pause`, [dir]);
+    expect(paused.status, paused.stderr).to.equal(0);
+    expect(paused.stdout).to.match(/^apt-daily\.timer\n/);
+    expect(paused.stdout).to.contain('APT::Periodic::Enable "0";');
+    expect(paused.stdout).to.contain('APT::Periodic::Unattended-Upgrade "0";');
+    const restored = lib(`${env}; resume_periodic; find $1/state $1/apt/apt.conf.d -type f; cat $1/calls`, [dir]);
+    expect(restored.stdout).to.equal(
+      "is-active --quiet apt-daily.timer\nis-active --quiet apt-daily-upgrade.timer\nstop apt-daily.timer\nstart apt-daily.timer\n",
+    );
+  });
+});
