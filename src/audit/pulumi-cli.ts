@@ -17,7 +17,7 @@ export function cliRunner(repoRoot: string, projectDir: string = repoRoot): Pulu
         const child = execFile(
           bin,
           args,
-          { cwd: projectDir, env: { ...envFor(repoRoot, stackOf(args)), ...opts.env }, maxBuffer: 512 << 20, timeout: 30 * 60_000 },
+          { cwd: projectDir, env: { ...pulumiEnv(repoRoot, process.env, stackOf(args)), ...opts.env }, maxBuffer: 512 << 20, timeout: 30 * 60_000 },
           (err, stdout, stderr) => {
             const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
             resolve({ code, stdout, stderr });
@@ -29,22 +29,16 @@ export function cliRunner(repoRoot: string, projectDir: string = repoRoot): Pulu
   };
 }
 
-/** The stack a command line names (`-s S` / `--stack S` / `--stack=S`). */
+/**
+ * The stack a command line names (`-s S` / `--stack S` / `--stack=S`): pulumiEnv gives lab
+ * defaults (passphrase, checkout-local backend) to lab stacks only (contract 3).
+ */
 export function stackOf(args: readonly string[]): string | undefined {
   for (let i = 0; i < args.length; i++) {
     if ((args[i] === "-s" || args[i] === "--stack") && i + 1 < args.length) return args[i + 1];
     if (args[i]!.startsWith("--stack=")) return args[i]!.slice("--stack=".length);
   }
   return undefined;
-}
-
-/**
- * smith's Pulumi environment for one stack. The stack is passed on because lab defaults (the lab
- * passphrase, the checkout-local backend) are meant for lab stacks only (contract 3; pulumiEnv
- * takes the stack as its third argument where that is implemented, and ignores it otherwise).
- */
-function envFor(repoRoot: string, stack: string | undefined): NodeJS.ProcessEnv {
-  return (pulumiEnv as (root: string, base: NodeJS.ProcessEnv, stack?: string) => NodeJS.ProcessEnv)(repoRoot, process.env, stack);
 }
 
 /** The CLI's own one-line reason (`error: …`), for a UserError. */

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { UserError } from "../errors";
-import { defaultBackendUrl } from "../pulumi/env";
+import { defaultBackendUrl, pulumiHome } from "../pulumi/env";
 import { CliHistory } from "./cli-backend";
 import { FileBackendHistory } from "./file-backend";
 import type { PulumiRunner } from "./pulumi-cli";
@@ -22,13 +22,23 @@ export function projectName(projectDir: string): string {
   return name;
 }
 
+/** The backend `pulumi login` recorded in smith's PULUMI_HOME (install-pulumi.sh logs in to `.smith/state`). */
+export function currentLogin(repoRoot: string): string | undefined {
+  try {
+    const c = JSON.parse(fs.readFileSync(path.join(pulumiHome(repoRoot), "credentials.json"), "utf8")) as { current?: unknown };
+    return typeof c.current === "string" && c.current ? c.current : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Where stack history comes from: the backend in PULUMI_BACKEND_URL (else smith's default, the
- * file backend in `.smith/state`). `file://` is read directly (it keeps a checkpoint per update);
- * any other backend through the CLI.
+ * Where stack history comes from: the backend the CLI uses — PULUMI_BACKEND_URL, else the login
+ * in smith's PULUMI_HOME, else the checkout's `.smith/state`. `file://` is read directly (it
+ * keeps a checkpoint per update); any other backend through the CLI.
  */
 export function historySource(repoRoot: string, projectDir: string, runner: PulumiRunner, env: NodeJS.ProcessEnv = process.env): HistorySource {
-  const url = env.PULUMI_BACKEND_URL || defaultBackendUrl(repoRoot);
+  const url = env.PULUMI_BACKEND_URL || currentLogin(repoRoot) || defaultBackendUrl(repoRoot);
   if (url.startsWith("file://")) {
     const dir = url.slice("file://".length).split("?")[0]!.replace(/^~(?=\/)/, env.HOME ?? "~");
     return new FileBackendHistory(path.resolve(projectDir, dir), projectName(projectDir));
