@@ -38,7 +38,12 @@ export function renderStatus(list: readonly FleetStatus[], format: StatusFormat)
   const out: string[] = [];
   for (const s of list) {
     const live = s.clusters.some((c) => c.live);
-    const tail = s.notPlanned.length ? `not in the plan any more (left the inventory or every wave): ${s.notPlanned.join(", ")}` : "";
+    const tail = [
+      s.notPlanned.length ? `not in the plan any more (left the inventory or every wave): ${s.notPlanned.join(", ")}` : "",
+      s.unassigned.length ? `in no wave (${s.unassigned.length}, never patched by this stack): ${s.unassigned.slice(0, 10).map((u) => u.name).join(", ")}${s.unassigned.length > 10 ? ", …" : ""}` : "",
+    ]
+      .filter(Boolean)
+      .join("\n");
     if (format === "markdown") {
       out.push(`### ${header(s)}`, "", `| wave | cluster | machines | builds | state |${live ? " live |" : ""}`, `|---|---|---:|---|---|${live ? "---|" : ""}`);
       for (const c of s.clusters) out.push(`| ${c.wave} | ${c.cluster} | ${c.machines} | ${buildCounts(c.builds, s.build)} | ${state(c)} |${live ? ` ${liveCell(c)} |` : ""}`);

@@ -27,6 +27,8 @@ export interface FleetStatus {
   clusters: ClusterStatus[];
   /** Machines in the state that the plan no longer has (left the inventory or every wave). */
   notPlanned: string[];
+  /** Inventory machines no wave takes (never patched by this stack), with the planner's reason. */
+  unassigned: { name: string; reason: string }[];
 }
 
 interface WaveOutput {
@@ -77,5 +79,6 @@ export function fleetStatus(record: StackRecord, plan: Plan, live?: ReadonlyMap<
     lastUpdate: last ? { id: last.id, result: last.result, startTime: last.startTime, endTime: last.endTime } : null,
     clusters,
     notPlanned: [...steps.keys()].filter((n) => !planned.has(n)).sort(),
+    unassigned: plan.unassigned,
   };
 }

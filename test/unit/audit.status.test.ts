@@ -17,7 +17,7 @@ const plan: Plan = {
     { name: "w1", gate: null, clusters: [{ cluster: "c1", nodes: ["a", "b", "c"] }, { cluster: "c2", nodes: ["d"] }] },
     { name: "w2", gate: { approval: true }, clusters: [{ cluster: "c3", nodes: ["e"] }] },
   ],
-  unassigned: [],
+  unassigned: [{ name: "z", reason: "no wave in w.yaml selects it" }],
 };
 
 describe("status: the fleet at a glance", () => {
@@ -39,6 +39,7 @@ describe("status: the fleet at a glance", () => {
     ]);
     expect(s.clusters[0]!.live).to.deep.equal({ agree: 1, drift: ["b (state 2, machine 3)"], unreachable: ["c"] });
     expect(s.notPlanned).to.deep.equal(["gone"]);
+    expect(s.unassigned).to.deep.equal([{ name: "z", reason: "no wave in w.yaml selects it" }]);
     expect(s.lastUpdate?.result).to.equal("failed");
   });
 });
