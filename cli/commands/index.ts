@@ -7,8 +7,12 @@ import { registerSync } from "./sync";
 import { registerVerify } from "./verify";
 import { registerApprove } from "./approve";
 import { registerRollout } from "./rollout";
+import { registerAudit } from "./audit";
+import { registerCompliance } from "./compliance";
+import { registerPrComment } from "./pr-comment";
+import { registerStatus } from "./status";
 
 /** Each subcommand module adds itself to the program; main.ts knows none of them by name. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerPlan, registerLab, registerBuild, registerSync, registerVerify, registerRetention, registerRollout, registerApprove];
+export const commands: RegisterCommand[] = [registerPlan, registerLab, registerBuild, registerSync, registerVerify, registerRetention, registerRollout, registerApprove, registerAudit, registerCompliance, registerStatus, registerPrComment];
