@@ -19,6 +19,17 @@ export function parsePublicKey(line: string): ParsedKey {
   return Array.isArray(k) ? k[0]! : k;
 }
 
+/**
+ * An ed25519 key pair in OpenSSH format. ssh2's generator writes a key its own parser rejects
+ * about once in 300 draws ("Malformed OpenSSH private key"): such a draw is thrown away.
+ */
+export function ed25519KeyPair(comment?: string): { private: string; public: string } {
+  for (;;) {
+    const k = utils.generateKeyPairSync("ed25519", comment ? { comment } : {});
+    if (!(utils.parseKey(k.private) instanceof Error)) return k;
+  }
+}
+
 export class SimEndpoint {
   private readonly ssh: Server;
   private listener: net.Server | null = null;
@@ -68,7 +79,11 @@ export class SimEndpoint {
 
   private serve(client: Connection): void {
     let user = "";
-    client.on("error", () => {});
+    // A client that drops the connection is normal (a reboot, a killed deployer); anything else
+    // is a bug in the sim worth seeing in its log.
+    client.on("error", (err: Error & { code?: string }) => {
+      if (!["ECONNRESET", "EPIPE"].includes(err.code ?? "")) process.stderr.write(`smith sim: ${this.machine.name}: ${err.message}\n`);
+    });
     client.on("authentication", (ctx) => {
       if (ctx.method !== "publickey") return ctx.reject(["publickey"]);
       const want = this.authorized.getPublicSSH();

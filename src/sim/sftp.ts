@@ -42,6 +42,9 @@ export function serveSftp(m: SimMachine, sftp: SFTPWrapper, user: string): void 
   };
   const handleOf = (b: Buffer) => (b.length === 4 ? b.readUInt32BE(0) : -1);
 
+  // The client's EOF ends the subsystem: close the channel, or clients that wait for it (pkg/sftp's
+  // Close, OpenSSH's sftp) hang.
+  sftp.on("end", () => sftp.end());
   sftp.on("REALPATH", (id, p) => {
     const r = abs(p);
     sftp.name(id, [{ filename: r, longname: r, attrs: {} as never }]);

@@ -1,7 +1,6 @@
-import { utils } from "ssh2";
 import type { Machine } from "../inventory/schema";
 import { AGENT_REMOTE_PATH } from "../agent/command";
-import { parsePublicKey, SimEndpoint } from "./endpoint";
+import { ed25519KeyPair, parsePublicKey, SimEndpoint } from "./endpoint";
 import type { SimMachineEntry } from "./layout";
 import { HistoryEntry, realSleep, SimMachine, Sleep } from "./machine";
 import { SimBehaviour } from "./options";
@@ -50,9 +49,9 @@ export class Sim {
   private constructor(spec: SimSpec) {
     this.entries = spec.machines;
     const authorized = parsePublicKey(spec.authorizedKey);
-    const shared = spec.hostKeys === "shared" ? utils.generateKeyPairSync("ed25519") : null;
+    const shared = spec.hostKeys === "shared" ? ed25519KeyPair() : null;
     for (const e of spec.machines) {
-      const keys = shared ?? utils.generateKeyPairSync("ed25519");
+      const keys = shared ?? ed25519KeyPair();
       const m = new SimMachine({ name: e.name, role: e.role, host: e.host, port: e.port }, spec.behaviour, spec.sleep ?? realSleep);
       const ep = new SimEndpoint(m, keys.private, authorized);
       m.onPower = (up) => {
