@@ -19,6 +19,9 @@ const KEYRING = /^\/[A-Za-z0-9._/+-]+$/;
 
 class Usage extends Error {}
 
+/** health: the reboot scheduled from `--boot-id-before` has not happened yet (agent contract, exit 12). */
+export const REBOOT_PENDING_EXIT = 12;
+
 function line(obj: unknown): string {
   return `${JSON.stringify(obj)}\n`;
 }
@@ -72,7 +75,12 @@ function maxRuntime(sub: string, args: string[]): number {
 }
 
 async function patch(m: SimMachine, args: string[], maxSeconds: number): Promise<ExecResult> {
-  const f = readFlags("patch", args, ["--build", "--repo", "--lock-timeout", "--retries", "--keyring", "--backoff", "--max-runtime"], ["--force"]);
+  const f = readFlags(
+    "patch",
+    args,
+    ["--build", "--repo", "--lock-timeout", "--retries", "--keyring", "--backoff", "--max-runtime", "--reboot-delay", "--min-free-var", "--min-free-boot"],
+    ["--force", "--reboot-if-required", "--allow-remove"],
+  );
   const build = f.get("--build") ?? "";
   const repo = f.get("--repo") ?? "";
   const keyring = f.get("--keyring") ?? "";
@@ -86,6 +94,13 @@ async function patch(m: SimMachine, args: string[], maxSeconds: number): Promise
   if (!UINT.test(lockTimeout)) throw new Usage(`patch: --lock-timeout must be whole seconds, got '${lockTimeout}'`);
   if (!UINT.test(retries)) throw new Usage(`patch: --retries must be a whole number, got '${retries}'`);
   if (!UINT.test(backoff)) throw new Usage(`patch: --backoff must be whole seconds, got '${backoff}'`);
+  for (const flag of ["--reboot-delay", "--min-free-var", "--min-free-boot"]) {
+    const v = f.get(flag);
+    if (v !== undefined && !UINT.test(v)) throw new Usage(`patch: ${flag} must be a whole number, got '${v}'`);
+  }
+  // patch --reboot-if-required: on success, the same as reboot-if-required in the same run
+  // (the delay is at least 2 s, as the agent raises it).
+  const rebootAfter = f.has("--reboot-if-required") ? Math.max(2, Number(f.get("--reboot-delay") ?? "5")) : null;
 
   const startedMs = Date.now();
   const startedAt = new Date(startedMs).toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -145,7 +160,24 @@ async function patch(m: SimMachine, args: string[], maxSeconds: number): Promise
     const out = line({ error, exitCode: AGENT_EXIT.lockTimeout, build, previous: m.build, changed: [], changedCount: 0, attempts: 0, startedAt, finishedAt: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"), durationMs: Date.now() - startedMs });
     return { stdout: out, stderr: `smith-agent: ${error}\n`, code: AGENT_EXIT.lockTimeout };
   }
+  if (r.code === 0 && rebootAfter !== null) return withReboot(m, r, rebootAfter);
   return r;
+}
+
+/** Adds `rebooting` and `bootId` to a successful patch line, scheduling the reboot when one is required. */
+function withReboot(m: SimMachine, r: ExecResult, delay: number): ExecResult {
+  const report = JSON.parse(r.stdout) as Record<string, unknown>;
+  const bootId = m.bootId;
+  const rebooting = m.rebootRequired;
+  let stderr = r.stderr;
+  if (rebooting && m.rebootScheduled !== bootId) {
+    m.rebootScheduled = bootId;
+    stderr += `smith-agent: reboot required; rebooting in ${delay}s\n`;
+    m.scheduleReboot(delay);
+  }
+  const out = line({ ...report, rebooting, bootId });
+  m.lastRun = out.trim();
+  return { stdout: out, stderr, code: 0 };
 }
 
 function ok(m: SimMachine, report: Record<string, unknown>): ExecResult {
@@ -157,6 +189,7 @@ function ok(m: SimMachine, report: Record<string, unknown>): ExecResult {
     changed: report.changed,
     changedCount: report.changedCount,
     rebootRequired: report.rebootRequired,
+    rebootReasons: report.rebootRequired ? ["reboot-required"] : [],
     attempts: report.attempts,
     startedAt: report.startedAt,
     finishedAt: report.finishedAt,
@@ -184,7 +217,11 @@ function reboot(m: SimMachine, args: string[]): ExecResult {
     m.rebootScheduled = null;
   }
   m.record("reboot-if-required", 0, m.rebootRequired ? "rebooting" : "no reboot");
-  return { stdout: line({ rebooting: m.rebootRequired, bootId: m.bootId }), stderr, code: 0 };
+  return {
+    stdout: line({ rebooting: m.rebootRequired, bootId: m.bootId, reasons: m.rebootRequired ? ["reboot-required"] : [], delay: Number(delay) }),
+    stderr,
+    code: 0,
+  };
 }
 
 function health(m: SimMachine, args: string[]): ExecResult {
@@ -195,10 +232,16 @@ function health(m: SimMachine, args: string[]): ExecResult {
   if (!TOKEN.test(role)) throw new Usage(`health: --role must be letters, digits, '.', '_' or '-', got '${role}'`);
   if (!UINT.test(timeout)) throw new Usage(`health: --timeout must be whole seconds, got '${timeout}'`);
   const checks: { name: string; ok: boolean; detail: string }[] = [];
+  /** What became of the reboot scheduled from boot `before`. */
+  let reboot: "none" | "done" | "pending" = "none";
   if (before) {
-    if (m.bootId !== before) checks.push({ name: "boot-id", ok: true, detail: `rebooted (boot id was ${before})` });
-    else if (m.rebootScheduled === before) checks.push({ name: "boot-id", ok: false, detail: `reboot scheduled but not done yet (boot id still ${m.bootId})` });
-    else checks.push({ name: "boot-id", ok: true, detail: "no reboot was scheduled" });
+    if (m.bootId !== before) {
+      reboot = "done";
+      checks.push({ name: "boot-id", ok: true, detail: `rebooted (boot id was ${before})` });
+    } else if (m.rebootScheduled === before) {
+      reboot = "pending";
+      checks.push({ name: "boot-id", ok: false, detail: `reboot scheduled but not done yet (boot id still ${m.bootId})` });
+    } else checks.push({ name: "boot-id", ok: true, detail: "no reboot was scheduled" });
   }
   checks.push({ name: "dpkg-audit", ok: true, detail: "dpkg database consistent" });
   checks.push(
@@ -208,9 +251,10 @@ function health(m: SimMachine, args: string[]): ExecResult {
   );
   if (m.faults.unhealthy) checks.push({ name: "health.d/sim-fault", ok: false, detail: "exit 1: simulated failing health check" });
   const healthy = checks.every((c) => c.ok);
-  const code = healthy ? 0 : AGENT_EXIT.unhealthy;
+  // Exit 12: the machine has not rebooted yet (ask again later); that is not unhealthy.
+  const code = healthy ? 0 : reboot === "pending" ? REBOOT_PENDING_EXIT : AGENT_EXIT.unhealthy;
   m.record("health", code);
-  return { stdout: line({ healthy, bootId: m.bootId, checks }), stderr: "", code };
+  return { stdout: line({ healthy, bootId: m.bootId, checks, ...(before ? { reboot } : {}) }), stderr: "", code };
 }
 
 function status(m: SimMachine, args: string[]): ExecResult {

@@ -234,6 +234,14 @@ export class SimMachine {
         return 0;
       case "false":
         return 1;
+      case "cat":
+        // The boot id poll (fleet waits for the reboot with it); any other file is not simulated.
+        if (rest.length === 1 && rest[0] === "/proc/sys/kernel/random/boot_id") {
+          out.stdout += `${this.bootId}\n`;
+          return 0;
+        }
+        out.stderr += `cat: ${rest.join(" ")}: not simulated by smith sim\n`;
+        return 1;
       case "install":
         return this.install(rest, root, home, out);
       case AGENT_REMOTE_PATH: {

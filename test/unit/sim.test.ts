@@ -68,7 +68,8 @@ describe("sim: the agent contract on one machine", () => {
     const r = parseRebootReport((await m.exec(rebootCommand({ sudo: false, delaySeconds: 0 }), "root")).stdout);
     expect(r.rebooting).to.equal(true);
     const before = await m.exec(healthCommand({ role: "worker", sudo: false, bootIdBefore: r.bootId }), "root");
-    expect(before.code).to.equal(6);
+    expect(before.code, "reboot still pending: exit 12, not unhealthy").to.equal(12);
+    expect(JSON.parse(before.stdout)).to.include({ reboot: "pending", healthy: false });
     m.shutdown();
     m.boot();
     const h = await m.exec(healthCommand({ role: "worker", sudo: false, bootIdBefore: r.bootId }), "root");
@@ -80,6 +81,21 @@ describe("sim: the agent contract on one machine", () => {
     const st = parseStatusReport((await m.exec(statusCommand({ sudo: false }), "root")).stdout);
     expect(st.build).to.equal("2");
     expect(m.history.filter((x) => x.what === "patch").map((x) => x.exitCode)).to.deep.equal([0, 0]);
+  });
+
+  it("patch --reboot-if-required schedules the reboot in the same run; the boot id poll sees the new boot", async () => {
+    const m = machine();
+    copyAgent(m);
+    const r = await m.exec(`${AGENT_REMOTE_PATH} patch --build 2 --repo 'http://x/' --reboot-if-required --reboot-delay 0`, "root");
+    expect(r.code, r.stderr).to.equal(0);
+    const line = JSON.parse(r.stdout);
+    expect(line).to.include({ build: "2", rebooting: true, bootId: m.bootId, rebootRequired: true });
+    expect((await m.exec("cat /proc/sys/kernel/random/boot_id", "root")).stdout.trim()).to.equal(line.bootId);
+    m.shutdown();
+    m.boot();
+    expect((await m.exec("cat /proc/sys/kernel/random/boot_id", "root")).stdout.trim()).to.not.equal(line.bootId);
+    const h = await m.exec(healthCommand({ role: "worker", sudo: false, bootIdBefore: line.bootId }), "root");
+    expect(JSON.parse(h.stdout)).to.include({ healthy: true, reboot: "done" });
   });
 
   it("answers exit 127 until the agent is installed, and install fails without the copy", async () => {
