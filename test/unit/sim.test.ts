@@ -85,7 +85,7 @@ describe("sim: the agent contract on one machine", () => {
 
   it("patch --reboot-if-required schedules the reboot in the same run; the boot id poll sees the new boot", async () => {
     const m = machine();
-    copyAgent(m);
+    m.files.set(AGENT_REMOTE_PATH, { sha256: SHA, size: 10, mode: 0o755 });
     const r = await m.exec(`${AGENT_REMOTE_PATH} patch --build 2 --repo 'http://x/' --reboot-if-required --reboot-delay 0`, "root");
     expect(r.code, r.stderr).to.equal(0);
     const line = JSON.parse(r.stdout);
