@@ -11,8 +11,9 @@ import { registerAudit } from "./audit";
 import { registerCompliance } from "./compliance";
 import { registerPrComment } from "./pr-comment";
 import { registerStatus } from "./status";
+import { registerSim } from "./sim";
 
 /** Each subcommand module adds itself to the program; main.ts knows none of them by name. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerPlan, registerLab, registerBuild, registerSync, registerVerify, registerRetention, registerRollout, registerApprove, registerAudit, registerCompliance, registerStatus, registerPrComment];
+export const commands: RegisterCommand[] = [registerPlan, registerLab, registerBuild, registerSync, registerVerify, registerRetention, registerRollout, registerApprove, registerAudit, registerCompliance, registerStatus, registerPrComment, registerSim];
