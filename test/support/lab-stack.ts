@@ -236,10 +236,18 @@ export async function resetMachines(lab: LabInfo, build: string, agentPath = pat
   await Promise.all(
     lab.machines.map(async (m) => {
       // One SSH round trip for the check: package versions, then whether dpkg has unfinished work.
-      const check = await labExec(m.name, `${VERSIONS_CMD}; echo "audit $(dpkg --audit | wc -c)"`);
+      const check = await labExec(m.name, `${VERSIONS_CMD}; echo "audit $(dpkg --audit | wc -c)"; echo "kernel $(cat /proc/sys/kernel/osrelease)"`);
       const v = parseVersions(check.stdout);
       const at = DEMO_PACKAGES.every((p) => v[p] === want);
-      if (at && /^audit 0$/m.test(check.stdout)) return;
+      // The lab's demo kernel runs as `<version>-smith-demo` (scripts/lab/machine.sh).
+      const onItsKernel = new RegExp(`^kernel ${want.replace(/\./g, "\\.")}-`, "m").test(check.stdout);
+      if (at && /^audit 0$/m.test(check.stdout)) {
+        if (!onItsKernel) {
+          await rebootLabMachine(m.name);
+          changed.push(m.name);
+        }
+        return;
+      }
       // The agent travels as a here-document: no copy step, nothing from outside the repo.
       const cmd = [
         "set -e",
