@@ -8,7 +8,7 @@ import { loadWaves } from "../src/waves/load";
 import { planRollout } from "../src/plan/planner";
 import { parseKnownHosts } from "../src/config/known-hosts";
 import { resolveHostKeys } from "../src/config/host-keys";
-import type { StackConfig } from "../src/config/stack-config";
+import { haltedFor, StackConfig } from "../src/config/stack-config";
 import { decideWaves, WaveDecision } from "../components/fleet/gates";
 import { NodePatch, NodeSettings } from "../components/fleet/node-patch";
 import { PatchWave } from "../components/fleet/patch-wave";
@@ -97,7 +97,9 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
     stackOrg: config.stackOrg,
     project: pulumi.getProject(),
   });
-  const inputs = rolloutWaves(plan, byName, decisions, previous, hostKeys);
+  const halted = haltedFor(config.halted, config.build);
+  const inputs = rolloutWaves(plan, byName, decisions, previous, hostKeys, halted);
+  if (halted.size) pulumi.log.warn(`halted for build ${config.build} (smith:halted): ${[...halted].sort().join(", ")}; they and the rest of their clusters wait`);
   logHeld(inputs, decisions);
   if (plan.unassigned.length) {
     const first = plan.unassigned.slice(0, 3).map((u) => `${u.name} (${u.reason})`);
@@ -144,7 +146,7 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
   );
   return {
     build: config.build,
-    rollout: results.apply((r) => rolloutOutput(config.build, inputs, r)),
+    rollout: results.apply((r) => rolloutOutput(config.build, inputs, r, [...halted])),
     nodes: results.apply((r) => nodesOutput(r)),
     waves: wavesOutput(inputs),
     unassigned: unassignedOutput(plan),

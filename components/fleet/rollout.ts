@@ -69,7 +69,12 @@ export function rolloutWaves(
   decisions: readonly WaveDecision[],
   previous: ReadonlyMap<string, NodeRecord>,
   hostKeys: ReadonlyMap<string, string | undefined>,
+  halted: ReadonlySet<string> = new Set(),
 ): WaveInput[] {
+  // Clusters with a halted machine (smith:halted): it and every node after it in plan order,
+  // later waves included, are held like a closed gate, so the cluster stops there and later
+  // waves do not wait for it.
+  const haltedClusters = new Set<string>();
   return plan.waves.map((w, i) => {
     const decision = decisions[i];
     if (!decision || decision.wave !== w.name) throw new Error(`rolloutWaves: no decision for wave ${w.name}`);
@@ -79,6 +84,8 @@ export function rolloutWaves(
       const nodes: NodeTarget[] = [];
       for (const name of c.nodes) {
         planned++;
+        if (halted.has(name)) haltedClusters.add(c.cluster);
+        const clusterHalted = haltedClusters.has(c.cluster);
         const machine = machines.get(name);
         if (!machine) throw new Error(`rolloutWaves: plan names unknown machine ${name}`);
         const hostKey = hostKeys.get(name);
@@ -86,7 +93,7 @@ export function rolloutWaves(
         // previousRev differs for a reinstalled machine (the host key is in the revision): its
         // chain is replaced, with the new connection. A held wave does not register it at all.
         const base = { machine, hostKey, previousFinishedAt: prev?.finishedAt ?? undefined, previousBuild: prev?.build, previousRev: prev?.rev };
-        if (!decision.held) nodes.push({ ...base, build: plan.build });
+        if (!decision.held && !clusterHalted) nodes.push({ ...base, build: plan.build });
         else if (prev && sameMachine(prev, hostKey)) nodes.push({ ...base, build: prev.build, frozen: true });
         else continue;
         registered++;
@@ -140,14 +147,14 @@ export function nodesOutput(results: readonly NodeResult[]): Record<string, Node
  * the latest agent-reported finish of this build, so an unchanged re-run keeps it (the soak
  * clock does not restart).
  */
-export function rolloutOutput(build: string, waves: readonly WaveInput[], results: readonly NodeResult[]): RolloutOutput {
+export function rolloutOutput(build: string, waves: readonly WaveInput[], results: readonly NodeResult[], halted: readonly string[] = []): RolloutOutput {
   const held = waves.filter((w) => w.held).map((w) => w.name);
   let finishedAt: string | null = null;
   for (const r of results) {
     if (r.frozen || r.build !== build || r.finishedAt === null) continue;
     if (finishedAt === null || Date.parse(r.finishedAt) > Date.parse(finishedAt)) finishedAt = r.finishedAt;
   }
-  return { build, complete: held.length === 0, finishedAt, nodes: results.length, held };
+  return { build, complete: held.length === 0, finishedAt, nodes: results.length, held, ...(halted.length ? { halted: [...halted].sort() } : {}) };
 }
 
 /** The `waves` stack output: one line per wave. */

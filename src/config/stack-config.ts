@@ -15,6 +15,8 @@ export const CONFIG_NAMESPACE = "smith";
 const POSITIVE_INT = /^[1-9][0-9]*$/;
 const NON_NEGATIVE_INT = /^(0|[1-9][0-9]*)$/;
 /** `<wave>@<build>`: a wave name (phases are `<wave>/phase-<i>`) and the build it is approved for. */
+/** `<machine>@<build>`: a machine halted for one build. */
+const HALTED = /^[A-Za-z0-9][A-Za-z0-9._-]*@[1-9][0-9]*$/;
 const APPROVAL = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/phase-[1-9][0-9]*)?@[1-9][0-9]*$/;
 
 const httpUrl = z.string().refine(
@@ -95,13 +97,49 @@ export const StackConfigSchema = z
      * patching the same fleet at once (docs/pulumi.md).
      */
     allowLocalBackend: boolString(false),
+    // Keys below are read by `smith rollout` (src/pipeline), not by the program, except `halted`.
+    /** Escalation webhook URL (Slack-compatible or PagerDuty Events v2). Must be a secret. */
+    escalationWebhook: z.literal("<secret>").optional(),
+    /** Payload of the escalation webhook. Defaults to slack. */
+    escalationFormat: z.enum(["slack", "pagerduty"], { message: "must be slack or pagerduty" }).optional(),
+    /** PagerDuty Events v2 routing key (integration key). Must be a secret. */
+    escalationRoutingKey: z.literal("<secret>").optional(),
+    /** Per-node retries of patch → reboot → health. Defaults to the pipeline file's. */
+    retries: z.string().regex(NON_NEGATIVE_INT, { message: "must be a whole number" }).optional().transform((v) => (v === undefined ? undefined : Number(v))),
+    /** Seconds before the first retry (doubling). Defaults to the pipeline file's. */
+    retryBackoffSeconds: z.string().regex(NON_NEGATIVE_INT, { message: "must be a whole number of seconds" }).optional().transform((v) => (v === undefined ? undefined : Number(v))),
+    /** Clusters of a wave that may halt before the pipeline stops: a count or `P%`. Defaults to the pipeline file's. */
+    failureBudget: z.string().regex(/^((0|[1-9][0-9]*)|(100|[1-9]?[0-9])%)$/, { message: "must be a count like \"1\" or a percentage like \"10%\"" }).optional(),
+    /**
+     * `<machine>@<build>` entries `smith rollout` writes when a node failed all its retries: for
+     * that build the machine and the rest of its cluster are held (like a closed gate), so the
+     * rest of the fleet goes on. Defaults to none.
+     */
+    halted: z.array(z.string().regex(HALTED, { message: "must be <machine>@<build>" })).default([]),
+    /** Who approved what and when (`smith approve`): `<wave>@<build> by <user> at <ISO time>`. Defaults to none. */
+    approvedBy: z.array(z.string().min(1)).default([]),
+    /**
+     * kubeconfig of the Kubernetes cluster(s) whose nodes are in the inventory (platform,
+     * docs/platform.md). Defaults to none: no machine is drained. When set, Kubernetes nodes
+     * (see kubernetesNodeRoles) are cordoned and drained before their patch and uncordoned after
+     * their healthcheck (only if smith cordoned them).
+     */
+    kubernetesKubeconfig: z.string().min(1, { message: "must be a path" }).optional(),
+    /** Roles whose machines are Kubernetes nodes (as is any machine labelled `kubernetes-node`). Defaults to ["kubernetes-node"]. */
+    kubernetesNodeRoles: z.array(z.string().regex(SAFE_TOKEN, { message: "must be a role name" })).default(["kubernetes-node"]),
+    /** Bound on one node's drain (cordon to last pod evicted). Defaults to 600. */
+    kubernetesDrainTimeoutSeconds: z
+      .string()
+      .regex(POSITIVE_INT, { message: "must be a positive whole number of seconds" })
+      .optional()
+      .transform((v) => (v === undefined ? 600 : Number(v))),
   })
   .strict();
 
 type Parsed = z.infer<typeof StackConfigSchema>;
 
 /** The validated configuration, paths absolute. */
-export interface StackConfig extends Omit<Parsed, "sshPrivateKey"> {
+export interface StackConfig extends Omit<Parsed, "sshPrivateKey" | "escalationWebhook" | "escalationRoutingKey"> {
   /** Where the private key comes from: the `smith:sshPrivateKey` secret, or the file at `sshPrivateKeyPath`. */
   privateKeySource: "secret" | "file";
 }
@@ -115,9 +153,9 @@ export interface RawStackConfig {
 }
 
 const KEYS = Object.keys(StackConfigSchema.shape);
-const LIST_KEYS = new Set(["inventory", "approvals"]);
+const LIST_KEYS = new Set(["inventory", "approvals", "halted", "approvedBy", "kubernetesNodeRoles"]);
 /** Values never echoed in errors. */
-const SECRET_KEYS = new Set(["sshPrivateKey"]);
+const SECRET_KEYS = new Set(["sshPrivateKey", "escalationWebhook", "escalationRoutingKey"]);
 
 /**
  * Validates the stack config; throws one `UserError` listing every problem as
@@ -135,7 +173,7 @@ export function parseStackConfig(raw: RawStackConfig, projectDir: string): Stack
       continue;
     }
     if (SECRET_KEYS.has(key)) {
-      if (!raw.secret.has(key)) add(key, "must be stored as a secret: pulumi config set --secret smith:sshPrivateKey < KEYFILE");
+      if (!raw.secret.has(key)) add(key, `must be stored as a secret: pulumi config set --secret smith:${key} …`);
       input[key] = "<secret>";
       continue;
     }
@@ -167,13 +205,14 @@ export function parseStackConfig(raw: RawStackConfig, projectDir: string): Stack
 
   const parsed = result.data as Parsed;
   const abs = (p: string) => path.resolve(projectDir, p);
-  const { sshPrivateKey, ...rest } = parsed;
+  const { sshPrivateKey, escalationWebhook, escalationRoutingKey, ...rest } = parsed;
   return {
     ...rest,
     inventory: parsed.inventory.map(abs),
     waves: abs(parsed.waves),
     sshPrivateKeyPath: parsed.sshPrivateKeyPath === undefined ? undefined : abs(parsed.sshPrivateKeyPath),
     knownHosts: parsed.knownHosts === undefined ? undefined : abs(parsed.knownHosts),
+    kubernetesKubeconfig: parsed.kubernetesKubeconfig === undefined ? undefined : abs(parsed.kubernetesKubeconfig),
     privateKeySource: hasKey ? "secret" : "file",
   };
 }
@@ -198,4 +237,14 @@ export function isApproved(approvals: readonly string[], build: string, wave: st
 function show(v: string): string {
   const s = v.length > 80 ? `${v.slice(0, 77)}...` : v;
   return JSON.stringify(s);
+}
+
+/** Machines halted for `build` (`smith:halted` entries `<machine>@<build>`). */
+export function haltedFor(halted: readonly string[], build: string): Set<string> {
+  const out = new Set<string>();
+  for (const h of halted) {
+    const at = h.lastIndexOf("@");
+    if (h.slice(at + 1) === build) out.add(h.slice(0, at));
+  }
+  return out;
 }
