@@ -66,7 +66,7 @@ function userRunError(err: UserError): pulumi.RunError {
 }
 
 async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
-  const { config, privateKey } = readStackConfig(opts.projectDir);
+  const { config, privateKey: readKey } = readStackConfig(opts.projectDir);
   // Before anything else reads a file or dials a machine: lab conveniences never reach a real stack.
   const unsafe = stackSafetyProblems({
     stack: pulumi.getStack(),
@@ -76,6 +76,7 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
     requireHostKeys: config.requireHostKeys,
   });
   if (unsafe.length) throw problemsError(unsafe);
+  const privateKey = readKey();
   const machines = await loadInventory(config.inventory);
   const plan = planRollout(machines, loadWaves(config.waves), config.build);
   const byName = new Map(machines.map((m) => [m.name, m]));
