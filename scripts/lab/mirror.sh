@@ -59,7 +59,9 @@ JSON
     aptly_ repo create -distribution=smith -component=main "smith-build-$n" >/dev/null
     aptly_ repo add "smith-build-$n" "$LAB_DIR/debs/build-$n" >/dev/null
     aptly_ snapshot create "build-$n" from repo "smith-build-$n" >/dev/null
+    # Contract 1 (CONTRACTS.md): the Release names the build, and agents refuse any other label.
     aptly_ publish snapshot -distribution=smith -component=main -architectures=amd64 \
+      -origin=smith -label="smith-build-$n" \
       -gpg-key="$FPR" -batch "build-$n" "filesystem:lab:builds/$n" >/dev/null
   done
   printf '%s\n' "$stamp" >"$LAB_DIR/mirror.stamp"

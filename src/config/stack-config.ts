@@ -31,6 +31,16 @@ const httpUrl = z.string().refine(
   { message: "must be an http(s) URL" },
 );
 
+/** A whole number of `unit` in [min, max], as a string; `def` when absent. */
+function boundedInt<D extends number | undefined>(unit: string, min: number, max: number, def: D) {
+  return z
+    .string()
+    .regex(NON_NEGATIVE_INT, { message: `must be a whole number of ${unit}` })
+    .refine((v) => Number(v) >= min && Number(v) <= max, { message: `must be between ${min} and ${max} ${unit}` })
+    .optional()
+    .transform((v): number | D => (v === undefined ? def : Number(v)));
+}
+
 const boolString = (def: boolean) =>
   z
     .enum(["true", "false"], { message: "must be true or false" })
@@ -44,7 +54,10 @@ const boolString = (def: boolean) =>
 export const StackConfigSchema = z
   .object({
     /** The build to patch every machine to: a positive integer, as a string. Required. */
-    build: z.string().regex(POSITIVE_INT, { message: "must be a positive integer like \"42\"" }),
+    build: z
+      .string()
+      .regex(POSITIVE_INT, { message: "must be a positive integer like \"42\"" })
+      .max(9, { message: "must have at most 9 digits" }),
     /** Inventory YAML file(s), relative to the project dir. Required. */
     inventory: z.array(z.string().min(1, { message: "paths must not be empty" })).min(1, { message: "needs at least one path" }),
     /** Wave file, relative to the project dir. Required. */
@@ -65,18 +78,25 @@ export const StackConfigSchema = z
     requireHostKeys: boolString(true),
     /** Organization part of StackReference names (`<org>/smith/<stack>`). Defaults to "organization" (file backend). */
     stackOrg: z.string().regex(SAFE_TOKEN, { message: "must be an organization name" }).default("organization"),
-    /** Bound on waiting for a machine to come back and pass its health checks. Defaults to 15. */
-    healthTimeoutMinutes: z
-      .string()
-      .regex(POSITIVE_INT, { message: "must be a positive whole number of minutes" })
-      .optional()
-      .transform((v) => (v === undefined ? 15 : Number(v))),
-    /** Seconds between the agent exiting and the reboot. Defaults to the agent's default (5). */
-    rebootDelaySeconds: z
-      .string()
-      .regex(NON_NEGATIVE_INT, { message: "must be a whole number of seconds" })
-      .optional()
-      .transform((v) => (v === undefined ? undefined : Number(v))),
+    /**
+     * Bound on waiting for a machine to come back from its reboot and pass its health checks
+     * (the boot-id polling and the health command each). Defaults to 15; at most a day.
+     */
+    healthTimeoutMinutes: boundedInt("minutes", 1, 1440, 15),
+    /**
+     * The agent's own bound on `patch` (`--max-runtime`), in minutes. Defaults to 30 (the agent's
+     * default); 1 to 240. The patch command's Pulumi timeout is this plus PATCH_TIMEOUT_MARGIN_MINUTES,
+     * so Pulumi never gives up on apt before the agent does.
+     */
+    patchTimeoutMinutes: boundedInt("minutes", 1, 240, 30),
+    /** Seconds between the agent's answer and the reboot. Defaults to the agent's default (5); 0 to 3600. */
+    rebootDelaySeconds: boundedInt("seconds", 0, 3600, undefined),
+    /**
+     * Let a non-lab stack keep its state in the checkout-local file backend (`.smith/state`).
+     * Defaults to false: real stacks share one backend, whose lock keeps two checkouts from
+     * patching the same fleet at once (docs/pulumi.md).
+     */
+    allowLocalBackend: boolString(false),
     // Keys below are read by `smith rollout` (src/pipeline), not by the program, except `halted`.
     /** Escalation webhook URL (Slack-compatible or PagerDuty Events v2). Must be a secret. */
     escalationWebhook: z.literal("<secret>").optional(),

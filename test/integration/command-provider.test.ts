@@ -1,5 +1,5 @@
 /**
- * smith's command provider (scripts/pulumi-resource-command) under the real engine, driven by the
+ * smith's command provider (plugins/pulumi-resource-command) under the real engine, driven by the
  * unchanged @pulumi/command SDK against a throwaway sshd on loopback: remote.Command create,
  * update (with previous output and environment), replacement on triggers, delete, stdin,
  * `ignoreChanges: ["connection"]`, remote.CopyToRemote of a FileAsset, a second `up` that changes
@@ -86,7 +86,7 @@ function notSmithsProvider(): string | null {
   const version: string = require(path.join(REPO_ROOT, "node_modules", "@pulumi", "command", "package.json")).version;
   const plugin = findPlugin(REPO_ROOT, "resource", "command", version);
   if (plugin && !fs.readFileSync(plugin).includes("smith's command provider")) {
-    return `${plugin} is not smith's provider (scripts/pulumi-resource-command)`;
+    return `${plugin} is not smith's provider (plugins/pulumi-resource-command)`;
   }
   return null;
 }

@@ -14,10 +14,6 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-// defaultOperationTimeout bounds an operation (dials, session, copy) when the program sets no
-// customTimeouts and the engine sends 0.
-const defaultOperationTimeout = 20 * time.Minute
-
 type provider struct {
 	pulumirpc.UnimplementedResourceProviderServer
 
@@ -25,7 +21,8 @@ type provider struct {
 	engine     *engineLog
 	programDir string
 
-	// root is cancelled by Cancel: every operation in flight stops.
+	// root is cancelled by Cancel: dialing stops in every operation (opContext.dial), and any
+	// operation that starts afterwards fails at once; running commands finish.
 	root       context.Context
 	cancelRoot context.CancelFunc
 }
@@ -114,10 +111,13 @@ func (p *provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulum
 		return nil, err
 	}
 	var f failures
-	if typ == typeCommand {
+	switch typ {
+	case typeCommand:
 		_, f = decodeCommand(news)
-	} else {
-		_, f = decodeCopy(news)
+	case typeLocalCommand:
+		_, f = decodeLocal(news)
+	default:
+		_, f = decodeCopy(typ, news)
 	}
 	inputs, err := marshal(news)
 	if err != nil {
@@ -146,7 +146,7 @@ func (p *provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumir
 	detailed := map[string]*pulumirpc.PropertyDiff{}
 	for _, k := range d.Changed {
 		kind := pulumirpc.PropertyDiff_UPDATE
-		if replaceKeys[resource.PropertyKey(k)] {
+		if replaces(typ, resource.PropertyKey(k)) {
 			kind = pulumirpc.PropertyDiff_UPDATE_REPLACE
 		}
 		detailed[k] = &pulumirpc.PropertyDiff{Kind: kind, InputDiff: true}
@@ -201,9 +201,9 @@ func (p *provider) run(urn string, preview bool, timeout float64, o op, news, ol
 	if preview {
 		outs = previewOutputs(typ, news)
 	} else {
-		ctx, cancel := p.operation(timeout)
+		oc, cancel := p.operation(timeout)
 		defer cancel()
-		if outs, err = p.apply(ctx, typ, urn, o, news, olds); err != nil {
+		if outs, err = p.apply(oc, typ, urn, o, news, olds); err != nil {
 			return nil, err
 		}
 	}
@@ -219,9 +219,9 @@ func (p *provider) Delete(_ context.Context, req *pulumirpc.DeleteRequest) (*emp
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := p.operation(req.GetTimeout())
+	oc, cancel := p.operation(req.GetTimeout())
 	defer cancel()
-	if _, err := p.apply(ctx, typ, req.GetUrn(), opDelete, olds, olds); err != nil {
+	if _, err := p.apply(oc, typ, req.GetUrn(), opDelete, olds, olds); err != nil {
 		return nil, err
 	}
 	return &emptypb.Empty{}, nil
@@ -239,21 +239,27 @@ func (p *provider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumir
 	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: inputs}, nil
 }
 
-// operation is the context of one Create/Update/Delete: the engine's timeout (customTimeouts, in
-// seconds) or defaultOperationTimeout, and Cancel.
-func (p *provider) operation(timeoutSeconds float64) (context.Context, context.CancelFunc) {
-	d := defaultOperationTimeout
-	if timeoutSeconds > 0 {
-		d = time.Duration(timeoutSeconds * float64(time.Second))
+// operation is the context of one Create/Update/Delete: the engine's timeout (the resource's
+// customTimeouts, in seconds; 0 when unset, and then nothing but a Cancel ends dialing and nothing
+// at all ends a running command, as upstream) and Cancel, for dialing only.
+func (p *provider) operation(timeoutSeconds float64) (opContext, context.CancelFunc) {
+	if timeoutSeconds <= 0 {
+		run, cancelRun := context.WithCancel(context.Background())
+		dial, cancelDial := context.WithCancel(p.root)
+		return opContext{dial: dial, run: run}, func() { cancelRun(); cancelDial() }
 	}
-	return context.WithTimeoutCause(p.root, d, fmt.Errorf("operation timeout of %v reached", d))
+	d := time.Duration(timeoutSeconds * float64(time.Second))
+	cause := fmt.Errorf("operation timeout of %v (customTimeouts) reached", d)
+	run, cancelRun := context.WithTimeoutCause(context.Background(), d, cause)
+	dial, cancelDial := context.WithTimeoutCause(p.root, d, cause)
+	return opContext{dial: dial, run: run}, func() { cancelRun(); cancelDial() }
 }
 
 func resourceType(urn string) (string, error) {
 	typ := string(resource.URN(urn).Type())
 	if _, ok := inputKeys[typ]; !ok {
-		return "", fmt.Errorf("%s is not implemented by smith's command provider (only %s and %s are)",
-			typ, typeCommand, typeCopyToRemote)
+		return "", fmt.Errorf("%s is not implemented by smith's command provider (only %s, %s, %s and %s are)",
+			typ, typeCommand, typeCopyToRemote, typeCopyFile, typeLocalCommand)
 	}
 	return typ, nil
 }
@@ -262,7 +268,7 @@ func resourceType(urn string) (string, error) {
 // the command has run).
 func previewOutputs(typ string, news resource.PropertyMap) resource.PropertyMap {
 	outs := news.Copy()
-	if typ == typeCommand {
+	if typ == typeCommand || typ == typeLocalCommand {
 		outs["stdout"] = resource.MakeComputed(resource.NewStringProperty(""))
 		outs["stderr"] = resource.MakeComputed(resource.NewStringProperty(""))
 	}

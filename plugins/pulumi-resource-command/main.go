@@ -3,11 +3,12 @@
 // Why it exists: @pulumi/command 1.2.1 asks the engine for the `command` plugin, and the Go module
 // proxy this project can reach refuses the upstream provider (`go list -m -versions
 // github.com/pulumi/pulumi-command/provider` answers 403 "This module version is not available").
-// The @pulumi/command SDK is used unchanged; this plugin serves the two resources smith uses,
-// command:remote:Command and command:remote:CopyToRemote, with upstream v1.2.1's inputs, outputs
-// and semantics. Not implemented: connection.proxy (bastions), local:Command, CopyFile, archives.
+// The @pulumi/command SDK is used unchanged; this plugin serves command:remote:Command,
+// command:remote:CopyToRemote, command:remote:CopyFile and command:local:Command with upstream
+// v1.2.1's inputs, outputs and semantics; docs/pulumi.md has the table of what is the same, what
+// differs and what is missing (local:run, local assetPaths/archivePaths).
 //
-// scripts/install-pulumi.sh builds it from a wrapper module against the CLI's sdk/v3 and installs
+// scripts/install-pulumi.sh builds it from plugins/go.mod (sdk/v3 at the CLI's release) and installs
 // it with `pulumi plugin install resource command 1.2.1 --file ...`. See docs/pulumi.md.
 package main
 

@@ -13,12 +13,19 @@ var inputKeys = map[string][]resource.PropertyKey{
 		"addPreviousOutputInEnv", "connection", "create", "delete", "environment", "logging", "stdin",
 		"triggers", "update",
 	},
+	typeLocalCommand: {
+		"addPreviousOutputInEnv", "archivePaths", "assetPaths", "create", "delete", "dir", "environment",
+		"interpreter", "logging", "stdin", "triggers", "update",
+	},
 	typeCopyToRemote: {"connection", "remotePath", "source", "triggers"},
+	typeCopyFile:     {"connection", "localPath", "remotePath", "triggers"},
 }
 
-// replaceKeys are the inputs whose change replaces the resource (upstream: triggers only; a new
-// source or remotePath is an update, which copies again).
-var replaceKeys = map[resource.PropertyKey]bool{"triggers": true}
+// replaces: does a change of key replace a typ? Upstream: `triggers` only (a new command, source or
+// remotePath is an update, which runs or copies again); CopyFile has no update, so any change.
+func replaces(typ string, key resource.PropertyKey) bool {
+	return key == "triggers" || typ == typeCopyFile
+}
 
 // diffResult is what Diff answers: the changed inputs, sorted, and those that force a replacement.
 type diffResult struct {
@@ -40,7 +47,7 @@ func diffInputs(typ string, olds, news resource.PropertyMap, ignore []string) di
 			continue
 		}
 		d.Changed = append(d.Changed, string(k))
-		if replaceKeys[k] {
+		if replaces(typ, k) {
 			d.Replaces = append(d.Replaces, string(k))
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/asset"
 )
 
 // Defaults of @pulumi/command 1.2.1's connection (the SDK applies them too; a state written by an
@@ -34,30 +33,31 @@ type connection struct {
 	// DialErrorLimit is how many failed dials end the operation; -1 means only the operation's
 	// timeout does.
 	DialErrorLimit int
+	// PerDialTimeout bounds one dial (TCP and SSH handshake); 0: no bound, as upstream.
 	PerDialTimeout time.Duration
+	// Proxy is the bastion host the connection goes through (connection.proxy), or nil.
+	Proxy *connection
 }
 
-// commandInputs are a command:remote:Command's inputs, decoded.
-type commandInputs struct {
-	Conn   connection
+// commandCommon are the inputs remote and local commands share, decoded.
+type commandCommon struct {
 	Create *string
 	Update *string
 	Delete *string
-	// Environment is sent with SSH setenv, in key order.
+	// Environment is in key order.
 	Environment            []envVar
 	Stdin                  *string
 	AddPreviousOutputInEnv bool
 	Logging                string
 }
 
-type envVar struct{ Name, Value string }
-
-// copyInputs are a command:remote:CopyToRemote's inputs, decoded.
-type copyInputs struct {
-	Conn       connection
-	Source     *asset.Asset
-	RemotePath string
+// commandInputs are a command:remote:Command's inputs, decoded.
+type commandInputs struct {
+	commandCommon
+	Conn connection
 }
+
+type envVar struct{ Name, Value string }
 
 // checkFailure is one invalid input: the property path and why.
 type checkFailure struct{ Property, Reason string }
@@ -85,12 +85,18 @@ var loggingModes = map[string]bool{"stdout": true, "stderr": true, "stdoutAndStd
 
 func decodeCommand(props resource.PropertyMap) (commandInputs, failures) {
 	var f failures
-	in := commandInputs{AddPreviousOutputInEnv: true, Logging: "stdoutAndStderr"}
-	in.Conn = decodeConnection(props["connection"], &f)
-	in.Create = optString(props, "create", &f)
-	in.Update = optString(props, "update", &f)
-	in.Delete = optString(props, "delete", &f)
-	in.Stdin = optString(props, "stdin", &f)
+	in := commandInputs{commandCommon: decodeCommon(props, &f)}
+	in.Conn = decodeConnection(props["connection"], "connection.", &f)
+	return in, f
+}
+
+// decodeCommon decodes the inputs every command type has, with upstream's defaults.
+func decodeCommon(props resource.PropertyMap, f *failures) commandCommon {
+	in := commandCommon{AddPreviousOutputInEnv: true, Logging: "stdoutAndStderr"}
+	in.Create = optString(props, "create", f)
+	in.Update = optString(props, "update", f)
+	in.Delete = optString(props, "delete", f)
+	in.Stdin = optString(props, "stdin", f)
 	if v, ok := present(props, "addPreviousOutputInEnv"); ok {
 		if v.IsBool() {
 			in.AddPreviousOutputInEnv = v.BoolValue()
@@ -98,7 +104,7 @@ func decodeCommand(props resource.PropertyMap) (commandInputs, failures) {
 			f.add("addPreviousOutputInEnv", "must be a boolean")
 		}
 	}
-	if s := optString(props, "logging", &f); s != nil {
+	if s := optString(props, "logging", f); s != nil {
 		if !loggingModes[*s] {
 			f.add("logging", "must be one of stdout, stderr, stdoutAndStderr, none (got %q)", *s)
 		} else {
@@ -111,53 +117,29 @@ func decodeCommand(props resource.PropertyMap) (commandInputs, failures) {
 		} else {
 			env := v.ObjectValue()
 			for _, k := range env.StableKeys() {
-				if !env[k].IsString() {
+				if e := unwrapSecret(env[k]); !e.IsString() {
 					f.add("environment."+string(k), "must be a string")
-					continue
+				} else {
+					in.Environment = append(in.Environment, envVar{Name: string(k), Value: e.StringValue()})
 				}
-				in.Environment = append(in.Environment, envVar{Name: string(k), Value: env[k].StringValue()})
 			}
 		}
 	}
-	return in, f
+	return in
 }
 
-func decodeCopy(props resource.PropertyMap) (copyInputs, failures) {
-	var f failures
-	in := copyInputs{Conn: decodeConnection(props["connection"], &f)}
-	if p := optString(props, "remotePath", &f); p == nil || *p == "" {
-		f.add("remotePath", "is required")
-	} else {
-		in.RemotePath = *p
-	}
-	src, ok := present(props, "source")
-	switch {
-	case !ok:
-		f.add("source", "is required")
-	case src.IsArchive():
-		f.add("source", "archives (FileArchive, AssetArchive) are not supported by smith's command provider: copy a FileAsset or StringAsset")
-	case !src.IsAsset():
-		f.add("source", "must be an asset")
-	case src.AssetValue().IsURI():
-		f.add("source", "RemoteAsset is not supported: copy a FileAsset or StringAsset")
-	default:
-		in.Source = src.AssetValue()
-	}
-	return in, f
-}
-
-func decodeConnection(v resource.PropertyValue, f *failures) connection {
+// decodeConnection decodes a connection (prefix "connection.") or its proxy ("connection.proxy."),
+// with upstream's defaults, accepting every value upstream accepts.
+func decodeConnection(v resource.PropertyValue, prefix string, f *failures) connection {
 	c := connection{Port: defaultPort, User: defaultUser, DialErrorLimit: defaultDialErrorLimit, PerDialTimeout: defaultPerDialTimeout}
-	if v.IsSecret() {
-		v = v.SecretValue().Element
-	}
+	v = unwrapSecret(v)
 	if !v.IsObject() {
-		f.add("connection", "is required")
+		f.add(strings.TrimSuffix(prefix, "."), "is required")
 		return c
 	}
 	props := v.ObjectValue()
-	if h := optString(props, "host", f); h == nil || *h == "" {
-		f.add("connection.host", "is required")
+	if h := optString(props, "host", f, prefix); h == nil || *h == "" {
+		f.add(prefix+"host", "is required")
 	} else {
 		c.Host = *h
 	}
@@ -166,33 +148,35 @@ func decodeConnection(v resource.PropertyValue, f *failures) connection {
 		"privateKeyPassword": &c.PrivateKeyPassword, "agentSocketPath": &c.AgentSocketPath, "hostKey": &c.HostKey,
 	}
 	for key, dst := range strs {
-		if s := optString(props, resource.PropertyKey(key), f); s != nil {
+		if s := optString(props, resource.PropertyKey(key), f, prefix); s != nil {
 			*dst = *s
 		}
 	}
-	if n, ok := optInt(props, "port", f); ok {
+	if n, ok := optInt(props, "port", prefix, f); ok {
 		if n < 1 || n > 65535 {
-			f.add("connection.port", "must be between 1 and 65535 (got %d)", n)
+			f.add(prefix+"port", "must be between 1 and 65535 (got %d)", n)
 		} else {
 			c.Port = n
 		}
 	}
-	if n, ok := optInt(props, "dialErrorLimit", f); ok {
-		if n < unlimitedDials {
-			f.add("connection.dialErrorLimit", "must be -1 (unlimited) or at least 0 (got %d)", n)
-		} else {
-			c.DialErrorLimit = n
-		}
+	// Upstream: any value below -1 is unlimited too.
+	if n, ok := optInt(props, "dialErrorLimit", prefix, f); ok {
+		c.DialErrorLimit = max(n, unlimitedDials)
 	}
-	if n, ok := optInt(props, "perDialTimeout", f); ok {
-		if n < 1 {
-			f.add("connection.perDialTimeout", "must be at least 1 second (got %d)", n)
+	if n, ok := optInt(props, "perDialTimeout", prefix, f); ok {
+		if n < 0 {
+			f.add(prefix+"perDialTimeout", "must be 0 (no bound) or a number of seconds (got %d)", n)
 		} else {
 			c.PerDialTimeout = time.Duration(n) * time.Second
 		}
 	}
-	if _, ok := present(props, "proxy"); ok {
-		f.add("connection.proxy", "is not supported by smith's command provider (no bastion hosts): connect directly")
+	if p, ok := present(props, "proxy"); ok {
+		if prefix != "connection." {
+			f.add(prefix+"proxy", "a proxy cannot have a proxy of its own")
+		} else {
+			proxy := decodeConnection(p, prefix+"proxy.", f)
+			c.Proxy = &proxy
+		}
 	}
 	return c
 }
@@ -209,26 +193,28 @@ func present(props resource.PropertyMap, key resource.PropertyKey) (resource.Pro
 	return v, true
 }
 
-func optString(props resource.PropertyMap, key resource.PropertyKey, f *failures) *string {
+// optString: props[key] if set; a failure if it is not a string. prefix (optional) names the
+// object props is in, for the failure's path.
+func optString(props resource.PropertyMap, key resource.PropertyKey, f *failures, prefix ...string) *string {
 	v, ok := present(props, key)
 	if !ok {
 		return nil
 	}
 	if !v.IsString() {
-		f.add(string(key), "must be a string")
+		f.add(strings.Join(prefix, "")+string(key), "must be a string")
 		return nil
 	}
 	s := v.StringValue()
 	return &s
 }
 
-func optInt(props resource.PropertyMap, key resource.PropertyKey, f *failures) (int, bool) {
+func optInt(props resource.PropertyMap, key resource.PropertyKey, prefix string, f *failures) (int, bool) {
 	v, ok := present(props, key)
 	if !ok {
 		return 0, false
 	}
 	if !v.IsNumber() || v.NumberValue() != math.Trunc(v.NumberValue()) {
-		f.add("connection."+string(key), "must be a whole number")
+		f.add(prefix+string(key), "must be a whole number")
 		return 0, false
 	}
 	return int(v.NumberValue()), true
