@@ -3,6 +3,7 @@ import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { UserError } from "../errors";
+import { pidAlive } from "../lab/host";
 import { findPulumi, isLabStack, pulumiEnv } from "../pulumi/env";
 import type { ConfigValue, PreviewResult, StackDriver, StateResource, UpOptions, UpResult } from "./driver";
 import { stripAnsi, translateEngineEvent } from "./events";
@@ -155,13 +156,4 @@ function readLocks(dir: string): { file: string; pid: number | null; hostname: s
         return { file, pid: null, hostname: null };
       }
     });
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
