@@ -3,6 +3,7 @@ module smith.local/plugins
 go 1.25.11
 
 require (
+	github.com/gobwas/glob v0.2.3
 	github.com/pkg/sftp v1.13.10
 	github.com/pulumi/pulumi/sdk/v3 v3.248.0
 	golang.org/x/crypto v0.52.0

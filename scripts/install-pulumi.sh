@@ -259,9 +259,12 @@ build_command_provider() {
   local out=$build/plugins/pulumi-resource-command
   log "building smith's pulumi-resource-command $PULUMI_COMMAND_VERSION (log: $build/command.log)"
   mkdir -p "$build/plugins"
+  # --reinstall: without it `plugin install` keeps an installed plugin of that version, so a
+  # changed provider would never reach the engine. cmp proves the engine now has this build.
   if build_plugin pulumi-resource-command "$out" >"$build/command.log" 2>&1 &&
-    "$bin/pulumi" plugin install resource command "$PULUMI_COMMAND_VERSION" --file "$out" \
-      >>"$build/command.log" 2>&1; then
+    "$bin/pulumi" plugin install resource command "$PULUMI_COMMAND_VERSION" --file "$out" --reinstall \
+      >>"$build/command.log" 2>&1 &&
+    cmp -s "$out" "$PULUMI_HOME/plugins/resource-command-v$PULUMI_COMMAND_VERSION/pulumi-resource-command"; then
     command_provider_stamp >"$build/command-provider.stamp"
     note "installed pulumi-resource-command $PULUMI_COMMAND_VERSION: smith's provider (plugins/pulumi-resource-command); upstream $PULUMI_COMMAND_MODULE@$PULUMI_COMMAND_MODULE_VERSION is refused by the Go module proxy (403)"
     return 0

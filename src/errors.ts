@@ -40,5 +40,5 @@ export function problemsError(problems: Problem[]): UserError {
 
 /** Error messages are one line: newlines (from YAML excerpts, tool output) become " ⏎ ". */
 export function oneLine(message: string): string {
-  return message.replace(/\s*\r?\n\s*/g, " ⏎ ").trim();
+  return message.trim().replace(/\s*\r?\n\s*/g, " ⏎ ");
 }

@@ -45,7 +45,7 @@ export const registerLab: RegisterCommand = (program) => {
       }
       process.stdout.write(
         `lab up: ${s.machines.length} machines reachable in ${r.seconds.machines.toFixed(1)} s (${r.seconds.total.toFixed(1)} s in all)\n` +
-          `mirror ${s.repoUrl}/builds/{1,2,3}/  key ${s.keyPath}\ninventory ${s.inventoryPath}  config Pulumi.lab.yaml\n`,
+          `mirror ${s.repoUrl}/builds/{1,2,3}/ (builds config .smith/lab/builds.yaml)  key ${s.keyPath}\ninventory ${s.inventoryPath}  config Pulumi.lab.yaml\n`,
       );
     });
 

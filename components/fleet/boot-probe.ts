@@ -21,6 +21,11 @@ export interface RebootWait {
   timeoutMs: number;
   /** Wait this long before the first probe (the agent's reboot delay). Defaults to 0. */
   initialDelayMs?: number;
+  /**
+   * Run `command` once (exit status ignored) when the boot id is still the old one `afterMs`
+   * after the start: the agent's health re-queues a reboot that was lost. Defaults to none.
+   */
+  nudge?: { command: string; afterMs: number };
 }
 
 export interface RebootWaitResult {
@@ -44,16 +49,23 @@ export const PROBE_TIMEOUT_MS = 5_000;
 export function sshRebootProber(privateKey: Promise<string>): RebootProber {
   return async (w) => {
     const key = await privateKey;
-    const deadline = Date.now() + w.timeoutMs;
+    const start = Date.now();
+    const deadline = start + w.timeoutMs;
     await sleep(Math.min(w.initialDelayMs ?? 0, w.timeoutMs));
     let probes = 0;
+    let nudged = false;
     let lastError: string | undefined;
     while (Date.now() < deadline) {
       probes++;
+      const bound = Math.min(PROBE_TIMEOUT_MS, Math.max(1, deadline - Date.now()));
       try {
-        const id = (await readBootId(w, key, Math.min(PROBE_TIMEOUT_MS, Math.max(1, deadline - Date.now())))).trim();
+        const id = (await run(w, key, BOOT_ID_COMMAND, bound)).trim();
         if (id !== "" && id !== w.bootIdBefore) return { rebooted: true, bootId: id, probes };
         lastError = `boot id still ${w.bootIdBefore}`;
+        if (w.nudge && !nudged && Date.now() - start >= w.nudge.afterMs) {
+          nudged = true;
+          await run(w, key, w.nudge.command, bound).catch(() => undefined);
+        }
       } catch (e) {
         lastError = (e as Error).message;
       }
@@ -67,8 +79,8 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** One SSH session running BOOT_ID_COMMAND; rejects on any failure, a host key mismatch included. */
-function readBootId(w: RebootWait, privateKey: string, timeoutMs: number): Promise<string> {
+/** One SSH session running `command`; its stdout. Rejects on any failure, a host key mismatch included. */
+function run(w: RebootWait, privateKey: string, command: string, timeoutMs: number): Promise<string> {
   const pinned = w.hostKey ? parseHostKeyLine(w.hostKey) : null;
   if (w.hostKey && !pinned) return Promise.reject(new Error("the pinned host key is not an authorized_keys-format line"));
   return new Promise((resolve, reject) => {
@@ -103,7 +115,7 @@ function readBootId(w: RebootWait, privateKey: string, timeoutMs: number): Promi
     client.on("error", (err) => finish(err));
     client.on("close", () => finish(new Error("connection closed")));
     client.on("ready", () => {
-      client.exec(BOOT_ID_COMMAND, (err, stream) => {
+      client.exec(command, (err, stream) => {
         if (err) return finish(err);
         let out = "";
         stream.on("data", (d: Buffer) => (out += d.toString("utf8")));

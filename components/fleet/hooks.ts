@@ -14,6 +14,12 @@ export interface NodeHookContext {
   machine: Machine;
   /** The build this node is patched to. */
   build: string;
+  /**
+   * The build the previous update recorded for this node (stack output `nodes`), undefined when
+   * none. While it equals `build` (and the chain is not replaced), a hook may ignore changes of
+   * its own settings, as NodePatch ignores connection changes.
+   */
+  previousBuild?: string;
   /** The NodePatch: pass it as `parent`. */
   parent: pulumi.Resource;
   /** What the node waits for (the previous node of the chain, the previous wave, gates): the first hook resource must `dependsOn` these. */

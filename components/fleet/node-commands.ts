@@ -1,6 +1,5 @@
 import * as crypto from "crypto";
-import { AGENT_REMOTE_PATH, healthCommand, patchCommand, rebootCommand } from "../../src/agent/command";
-import { shellQuote } from "../../src/agent/quote";
+import { AGENT_MIN_REBOOT_DELAY_SECONDS, healthCommand, patchCommand } from "../../src/agent/command";
 
 /**
  * The command lines NodePatch runs on a machine, and the small decisions around them. Pure:
@@ -24,29 +23,6 @@ export function needsSudo(user: string): boolean {
   return user !== "root";
 }
 
-/** Exit status of the verify-or-install prelude when neither the installed agent nor the copy has the expected sha256. */
-export const AGENT_MISSING_EXIT = 11;
-
-/**
- * Makes sure AGENT_REMOTE_PATH is exactly the agent of `sha256` before it runs: the installed
- * file is checked first (the common case: nothing to do); else the copy in the user's home is
- * checked and installed root-owned, 0755 (`install -D`); else the run fails with the agent's
- * JSON error shape (exit 11) naming the hash — a reimaged machine or a tampered file is never
- * run. The copy is the user's file, the installed agent is what runs as root.
- */
-export function ensureAgentPrelude(a: { user: string; agentSha256: string }): string {
-  const sudo = needsSudo(a.user) ? "sudo -n " : "";
-  const sha = shellQuote(a.agentSha256);
-  // `"$HOME"/…`: the user's shell expands HOME before sudo runs; the rest is a quoted literal.
-  const copy = `"$HOME"/${shellQuote(agentCopyPath(a.agentSha256))}`;
-  const check = (file: string) => `printf '%s  %s\\n' ${sha} ${file} | sha256sum -c --status 2>/dev/null`;
-  const error = JSON.stringify({ error: `agent ${a.agentSha256.slice(0, 16)} is neither installed nor copied intact`, exitCode: AGENT_MISSING_EXIT });
-  return (
-    `{ ${check(shellQuote(AGENT_REMOTE_PATH))} || { ${check(copy)} && ${sudo}install -D -m 0755 ${copy} ${shellQuote(AGENT_REMOTE_PATH)}; } || ` +
-    `{ printf '%s\\n' ${shellQuote(error)}; exit ${AGENT_MISSING_EXIT}; }; }`
-  );
-}
-
 export interface NodePatchCommandArgs {
   build: string;
   repoUrl: string;
@@ -54,36 +30,27 @@ export interface NodePatchCommandArgs {
   agentSha256: string;
   /** The agent's own bound on `patch` (`--max-runtime`), seconds. Defaults to the agent's (1800). */
   maxRuntimeSeconds?: number;
-  /** `--delay` of the reboot the patch step schedules. Defaults to the agent's (5). */
+  /** `--reboot-delay` of the reboot the patch step schedules. Defaults to the agent's (5; at least 2). */
   rebootDelaySeconds?: number;
-  /**
-   * The agent has `patch --reboot-if-required [--reboot-delay S]` (one run, one JSON line with
-   * `rebooting` and `bootId`). Without it the step runs `reboot-if-required` after a successful
-   * patch in the same SSH session and splices its two fields into the patch line.
-   */
-  agentRebootFlag: boolean;
 }
 
 /**
- * The whole first half of a node in ONE command (one SSH session, one resource): verify or
- * install the agent, patch, and schedule the reboot when the machine needs one. stdout is the
- * agent's patch JSON line plus `rebooting` and `bootId` (contract 4: audit reads `<node>-patch`).
+ * The whole first half of a node in ONE command (one SSH session, one resource): verify the
+ * installed agent by sha256 (reinstalling it from the copy when it is missing or different,
+ * exit 11 when it cannot: src/agent/command.ts's prelude), patch, and schedule the reboot when
+ * the machine needs one (`--reboot-if-required`). stdout is the agent's patch JSON line, with
+ * `rebooting` and `bootId` (contract 4: audit reads `<node>-patch`).
  */
 export function nodePatchCommand(a: NodePatchCommandArgs): string {
-  const sudo = needsSudo(a.user);
-  const prelude = ensureAgentPrelude(a);
-  const patch = patchCommand({ build: a.build, repoUrl: a.repoUrl, sudo, maxRuntimeSeconds: a.maxRuntimeSeconds });
-  if (a.agentRebootFlag) {
-    const delay = a.rebootDelaySeconds === undefined ? "" : ` --reboot-delay ${shellQuote(String(a.rebootDelaySeconds))}`;
-    return `${prelude} && ${patch} --reboot-if-required${delay}`;
-  }
-  const reboot = rebootCommand({ sudo, delaySeconds: a.rebootDelaySeconds });
-  // A failed patch prints its own error line and exit code; a reboot line
-  // `{"rebooting":…,"bootId":…}` is appended to the patch line's object.
-  return (
-    `${prelude} && { p=$(${patch}); rc=$?; if [ "$rc" -ne 0 ]; then printf '%s\\n' "$p"; exit "$rc"; fi; ` +
-    `r=$(${reboot}) || { printf '%s\\n' "$r"; exit 1; }; printf '%s,%s\\n' "\${p%\\}}" "\${r#\\{}"; }`
-  );
+  return patchCommand({
+    build: a.build,
+    repoUrl: a.repoUrl,
+    sudo: needsSudo(a.user),
+    maxRuntimeSeconds: a.maxRuntimeSeconds,
+    rebootIfRequired: true,
+    rebootDelaySeconds: a.rebootDelaySeconds,
+    agent: { sha256: a.agentSha256, copyPath: agentCopyPath(a.agentSha256) },
+  });
 }
 
 /** What health needs to know about the reboot the patch step scheduled. */
@@ -94,7 +61,9 @@ export interface RebootOutcome {
 
 /**
  * The healthcheck: when the patch step scheduled a reboot, its pre-reboot boot id goes along so
- * health proves the machine really restarted; without a reboot there is nothing to compare.
+ * health proves the machine really restarted; without a reboot there is nothing to compare. No
+ * verify prelude here: the patch step verified the agent just before, in the same chain, and
+ * the prelude (~1 KB) would be stored twice more per machine in every checkpoint.
  */
 export function nodeHealthCommand(a: { role: string; user: string; reboot: RebootOutcome | undefined }): string {
   return healthCommand({
@@ -115,7 +84,7 @@ export const BOOT_ID_COMMAND = "cat /proc/sys/kernel/random/boot_id";
  */
 export function rebootProbeDelayMs(a: { rebooting: boolean; fresh: boolean; delaySeconds?: number; dryRun: boolean }): number | undefined {
   if (!a.rebooting || !a.fresh || a.dryRun) return undefined;
-  return (a.delaySeconds ?? DEFAULT_REBOOT_DELAY_SECONDS) * 1000;
+  return Math.max(AGENT_MIN_REBOOT_DELAY_SECONDS, a.delaySeconds ?? DEFAULT_REBOOT_DELAY_SECONDS) * 1000;
 }
 
 /**
@@ -174,5 +143,7 @@ export const CLOCK_SKEW_MS = 10 * 60_000;
 
 /** The agent's default `--delay` (agent/smith-agent). */
 export const DEFAULT_REBOOT_DELAY_SECONDS = 5;
+/** Without a new boot this long after the reboot was due, the prober asks the agent's health once (it re-queues a lost reboot). */
+export const REBOOT_NUDGE_AFTER_MS = 30_000;
 /** Pulumi's bound on the patch step beyond the agent's own `--max-runtime`: Pulumi never stops apt first. */
 export const PATCH_TIMEOUT_MARGIN_MINUTES = 5;

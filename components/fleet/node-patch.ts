@@ -14,6 +14,7 @@ import {
   nodeHealthCommand,
   nodePatchCommand,
   PATCH_TIMEOUT_MARGIN_MINUTES,
+  REBOOT_NUDGE_AFTER_MS,
   rebootProbeDelayMs,
 } from "./node-commands";
 import { nodeSummary, rebootOutcome } from "./reports";
@@ -155,8 +156,7 @@ export class NodePatch extends pulumi.ComponentResource {
     const user = m.user ?? args.sshUser ?? "root";
     const port = m.port ?? 22;
     const agentPath = args.agentPath ?? DEFAULT_AGENT_PATH;
-    const agent = agentInfo(agentPath);
-    const sha = args.agentSha256 ?? agent.sha256;
+    const sha = args.agentSha256 ?? agentSha256(agentPath);
     const healthMinutes = args.healthTimeoutMinutes ?? 15;
     const patchMinutes = args.patchTimeoutMinutes ?? 30;
     const maxRuntimeSeconds = args.patchTimeoutMinutes === undefined ? undefined : patchMinutes * 60;
@@ -205,7 +205,7 @@ export class NodePatch extends pulumi.ComponentResource {
       commandOpts(FROZEN_COPY_FIELDS, after),
     );
 
-    const ctx: NodeHookContext = { name, machine: m, build: args.build, parent: this, after, triggers, frozen };
+    const ctx: NodeHookContext = { name, machine: m, build: args.build, previousBuild: args.previousBuild, parent: this, after, triggers, frozen };
     const before = args.hooks?.beforePatch?.(ctx) ?? [];
 
     this.patch = new remote.Command(
@@ -219,7 +219,6 @@ export class NodePatch extends pulumi.ComponentResource {
           agentSha256: sha,
           maxRuntimeSeconds,
           rebootDelaySeconds: args.rebootDelaySeconds,
-          agentRebootFlag: agent.rebootFlag,
         }),
         triggers,
         addPreviousOutputInEnv: false,
@@ -250,6 +249,8 @@ export class NodePatch extends pulumi.ComponentResource {
           bootIdBefore: reboot.bootId,
           timeoutMs: healthMinutes * 60_000,
           initialDelayMs: delay,
+          // A reboot lost on the machine: the agent's health re-queues it (exit 12) when asked.
+          nudge: { command: nodeHealthCommand({ role: m.role, user, reboot }), afterMs: delay + REBOOT_NUDGE_AFTER_MS },
         });
         if (!r.rebooted) {
           // The healthcheck still runs and says why (the agent reschedules a lost reboot).
@@ -308,23 +309,14 @@ function recordedInputs(args: NodePatchArgs): Record<string, unknown> {
   return { host: args.machine.host, role: args.machine.role, build: args.build, frozen: args.frozen ?? false };
 }
 
-const agentCache = new Map<string, { sha256: string; rebootFlag: boolean }>();
-
-/**
- * The agent file's sha256 and whether it has `patch --reboot-if-required` (read once per path per
- * program run). An agent without the flag gets the two-command form of the patch step.
- */
-export function agentInfo(file: string): { sha256: string; rebootFlag: boolean } {
-  let info = agentCache.get(file);
-  if (info === undefined) {
-    const text = fs.readFileSync(file);
-    info = { sha256: crypto.createHash("sha256").update(text).digest("hex"), rebootFlag: text.includes("--reboot-if-required") };
-    agentCache.set(file, info);
-  }
-  return info;
-}
+const shaCache = new Map<string, string>();
 
 /** sha256 of the agent file, read once per path per program run. */
 export function agentSha256(file: string): string {
-  return agentInfo(file).sha256;
+  let sha = shaCache.get(file);
+  if (sha === undefined) {
+    sha = crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+    shaCache.set(file, sha);
+  }
+  return sha;
 }

@@ -66,13 +66,20 @@ func noDeleteCommand(o op, state resource.PropertyMap) bool {
 }
 
 // commandOutputs are a command's outputs before it runs: the inputs with stdout and stderr empty
-// (create), or the previous run's (update; kept when no command runs, as upstream). Nil on delete.
+// (create), or the previous run's outputs (update; kept when no command runs, as upstream). Nil on
+// delete.
 func commandOutputs(o op, news, olds resource.PropertyMap) resource.PropertyMap {
 	if o == opDelete {
 		return nil
 	}
 	outs := news.Copy()
 	outs["stdout"], outs["stderr"] = previous(olds, "stdout"), previous(olds, "stderr")
+	// A local command's files found by the previous run, until a run finds them again.
+	for _, k := range []resource.PropertyKey{"assets", "archive"} {
+		if v, ok := olds[k]; ok {
+			outs[k] = v
+		}
+	}
 	return outs
 }
 
@@ -153,6 +160,9 @@ func (p *provider) applyLocal(oc opContext, urn string, o op, news, olds resourc
 	if outs != nil {
 		stdout, stderr := out.outputs()
 		outs["stdout"], outs["stderr"] = resource.NewStringProperty(stdout), resource.NewStringProperty(stderr)
+		if err := globOutputs(outs, spec.Dir, in); err != nil {
+			return nil, err
+		}
 	}
 	return outs, nil
 }

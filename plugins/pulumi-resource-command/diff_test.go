@@ -98,3 +98,13 @@ func TestDiffCopyComparesSourceByHash(t *testing.T) {
 		t.Fatalf("new path: got %+v", d)
 	}
 }
+
+// CopyFile has no update upstream: any change replaces it.
+func TestDiffCopyFileReplacesOnAnyChange(t *testing.T) {
+	olds := resource.NewPropertyMapFromMap(map[string]any{"connection": map[string]any{"host": "h"}, "localPath": "a", "remotePath": "/x"})
+	news := olds.Copy()
+	news["localPath"] = resource.NewStringProperty("b")
+	if d := diffInputs(typeCopyFile, olds, news, nil); !reflect.DeepEqual(d.Replaces, []string{"localPath"}) {
+		t.Fatalf("got %+v", d)
+	}
+}

@@ -208,6 +208,27 @@ func optString(props resource.PropertyMap, key resource.PropertyKey, f *failures
 	return &s
 }
 
+// optStrings: props[key] if set, a list of strings (a failure otherwise).
+func optStrings(props resource.PropertyMap, key resource.PropertyKey, f *failures) []string {
+	v, ok := present(props, key)
+	if !ok {
+		return nil
+	}
+	out := []string{}
+	if v.IsArray() {
+		for _, e := range v.ArrayValue() {
+			if e = unwrapSecret(e); e.IsString() {
+				out = append(out, e.StringValue())
+			}
+		}
+	}
+	if !v.IsArray() || len(out) != len(v.ArrayValue()) {
+		f.add(string(key), "must be a list of strings")
+		return nil
+	}
+	return out
+}
+
 func optInt(props resource.PropertyMap, key resource.PropertyKey, prefix string, f *failures) (int, bool) {
 	v, ok := present(props, key)
 	if !ok {

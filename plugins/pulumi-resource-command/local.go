@@ -22,6 +22,9 @@ type localInputs struct {
 	// Dir is where the command runs; empty: the program's directory (the provider's working
 	// directory, as upstream).
 	Dir string
+	// AssetPaths and ArchivePaths are globs of files under Dir to return after a run, as the
+	// `assets` map and the `archive` output (nil: not asked for).
+	AssetPaths, ArchivePaths []string
 }
 
 var defaultInterpreter = []string{"/bin/sh", "-c"}
@@ -29,31 +32,14 @@ var defaultInterpreter = []string{"/bin/sh", "-c"}
 func decodeLocal(props resource.PropertyMap) (localInputs, failures) {
 	var f failures
 	in := localInputs{commandCommon: decodeCommon(props, &f), Interpreter: defaultInterpreter}
-	if v, ok := present(props, "interpreter"); ok {
-		var args []string
-		if v.IsArray() {
-			for _, a := range v.ArrayValue() {
-				if a = unwrapSecret(a); !a.IsString() {
-					args = nil
-					break
-				}
-				args = append(args, a.StringValue())
-			}
-		}
-		if !v.IsArray() || len(args) != len(v.ArrayValue()) {
-			f.add("interpreter", "must be a list of strings")
-		} else if len(args) > 0 {
-			in.Interpreter = args
-		}
+	if args := optStrings(props, "interpreter", &f); len(args) > 0 {
+		in.Interpreter = args
 	}
 	if d := optString(props, "dir", &f); d != nil {
 		in.Dir = *d
 	}
-	for _, k := range []resource.PropertyKey{"assetPaths", "archivePaths"} {
-		if _, ok := present(props, k); ok {
-			f.add(string(k), "is not supported by smith's command provider: read the files in the program instead")
-		}
-	}
+	in.AssetPaths = optStrings(props, "assetPaths", &f)
+	in.ArchivePaths = optStrings(props, "archivePaths", &f)
 	return in, f
 }
 
@@ -107,4 +93,36 @@ func runLocal(ctx context.Context, spec localSpec, out *capture) error {
 		}
 	}
 	return fmt.Errorf("%w: running %q:\n%s", err, spec.Command, out.output())
+}
+
+// funcLocalRun is upstream's local.run: a local command run on every preview and update.
+const funcLocalRun = "command:local:run"
+
+// invokeLocalRun runs local.run's `command` with the local command inputs (no previous output) and
+// returns its inputs with stdout, stderr and the files its globs select. Like a running
+// command:local:Command it is not interrupted by a Cancel. Invalid arguments are failures.
+func invokeLocalRun(args resource.PropertyMap, programDir string, log *lineWriter) (resource.PropertyMap, failures, error) {
+	in, f := decodeLocal(args)
+	command := optString(args, "command", &f)
+	if command == nil {
+		f.add("command", "is required")
+	}
+	if len(f) > 0 {
+		return nil, f, nil
+	}
+	spec := localSpec{Command: *command, Interpreter: in.Interpreter, Dir: in.Dir, Env: in.Environment, Stdin: in.Stdin}
+	if spec.Dir == "" {
+		spec.Dir = programDir
+	}
+	out := newCapture(log, in.Logging)
+	if err := runLocal(context.Background(), spec, out); err != nil {
+		return nil, nil, err
+	}
+	outs := args.Copy()
+	stdout, stderr := out.outputs()
+	outs["stdout"], outs["stderr"] = resource.NewStringProperty(stdout), resource.NewStringProperty(stderr)
+	if err := globOutputs(outs, spec.Dir, in); err != nil {
+		return nil, nil, err
+	}
+	return outs, nil, nil
 }

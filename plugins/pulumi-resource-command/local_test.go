@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -190,11 +191,13 @@ func TestLocalCommandTimeoutKillsTheProcessGroup(t *testing.T) {
 // line), per `logging`; invalid UTF-8 is replaced, never dropped, in the messages and the outputs.
 func TestOutputIsEphemeralProgressAndCleanUTF8(t *testing.T) {
 	p, fe := testProvider(t)
-	outs, err := create(t, p, localURN, props(map[string]any{"create": `printf 'one\nbad \377 byte\n'; echo two >&2; printf tail`}))
+	// Complete lines only: stdout and stderr are copied concurrently, so an unterminated stdout
+	// line may be continued by stderr's bytes (upstream shares one pipe the same way).
+	outs, err := create(t, p, localURN, props(map[string]any{"create": `printf 'one\nbad \377 byte\n'; echo two >&2`}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if outs["stdout"].StringValue() != "one\nbad \uFFFD byte\ntail" {
+	if outs["stdout"].StringValue() != "one\nbad \uFFFD byte" {
 		t.Fatalf("stdout %q", outs["stdout"].StringValue())
 	}
 	var lines []string
@@ -205,10 +208,18 @@ func TestOutputIsEphemeralProgressAndCleanUTF8(t *testing.T) {
 		lines = append(lines, m.GetMessage())
 	}
 	got := strings.Join(lines, "|")
-	for _, want := range []string{"one", "bad \uFFFD byte", "two", "tail"} {
+	for _, want := range []string{"one", "bad \uFFFD byte", "two"} {
 		if !strings.Contains("|"+got+"|", "|"+want+"|") {
 			t.Fatalf("messages %q lack %q", got, want)
 		}
+	}
+	// The last line is sent even without a newline.
+	fe.logs = nil
+	if _, err := create(t, p, localURN, props(map[string]any{"create": "printf tail"})); err != nil {
+		t.Fatal(err)
+	}
+	if m := fe.messages(); len(m) != 1 || m[0].GetMessage() != "tail" {
+		t.Fatalf("unterminated line: %v", m)
 	}
 	// logging: stderr sends only stderr lines.
 	fe.logs = nil
@@ -217,5 +228,89 @@ func TestOutputIsEphemeralProgressAndCleanUTF8(t *testing.T) {
 	}
 	if m := fe.messages(); len(m) != 1 || m[0].GetMessage() != "e" {
 		t.Fatalf("logging stderr: %v", m)
+	}
+}
+
+// assetPaths and archivePaths, as upstream: globs relative to dir, files only, "!" excludes what
+// earlier globs added.
+func TestLocalCommandAssetAndArchivePaths(t *testing.T) {
+	p, _ := testProvider(t)
+	dir := t.TempDir()
+	outs, err := create(t, p, localURN, props(map[string]any{
+		"dir":          dir,
+		"create":       "mkdir -p assets/logos src && touch assets/logos/logo.svg src/index.js src/secret.js top.txt",
+		"assetPaths":   []any{"assets/**", "src/**.js", "!**secret.*"},
+		"archivePaths": []any{"*.txt"},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assets := outs["assets"].ObjectValue()
+	var keys []string
+	for _, k := range assets.StableKeys() {
+		keys = append(keys, string(k))
+		if a := assets[k].AssetValue(); a.Path != filepath.Join(dir, string(k)) || a.Hash == "" {
+			t.Errorf("asset %s: %+v", k, a)
+		}
+	}
+	if strings.Join(keys, ",") != "assets/logos/logo.svg,src/index.js" {
+		t.Fatalf("assets: %v", keys)
+	}
+	archive := outs["archive"].ArchiveValue()
+	if len(archive.Assets) != 1 || archive.Assets["top.txt"] == nil {
+		t.Fatalf("archive: %+v", archive.Assets)
+	}
+	// Check refuses what is not a list of strings.
+	in, _ := marshal(props(map[string]any{"create": "true", "assetPaths": "**"}))
+	resp, err := p.Check(background, &pulumirpc.CheckRequest{Urn: localURN, News: in})
+	if err != nil || len(resp.GetFailures()) != 1 || resp.GetFailures()[0].GetProperty() != "assetPaths" {
+		t.Fatalf("Check: %v %v", resp.GetFailures(), err)
+	}
+}
+
+func TestLocalRunInvoke(t *testing.T) {
+	p, _ := testProvider(t)
+	args, _ := marshal(props(map[string]any{"command": "echo ran-$SMITH_X", "environment": map[string]any{"SMITH_X": "1"}}))
+	resp, err := p.Invoke(background, &pulumirpc.InvokeRequest{Tok: "command:local:run", Args: args})
+	if err != nil || len(resp.GetFailures()) != 0 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	outs, _ := unmarshal(resp.GetReturn())
+	if outs["stdout"].StringValue() != "ran-1" || outs["command"].StringValue() != "echo ran-$SMITH_X" {
+		t.Fatalf("outputs %v", outs)
+	}
+	args, _ = marshal(props(map[string]any{"dir": "/"}))
+	if resp, err = p.Invoke(background, &pulumirpc.InvokeRequest{Tok: "command:local:run", Args: args}); err != nil ||
+		len(resp.GetFailures()) != 1 || resp.GetFailures()[0].GetProperty() != "command" {
+		t.Fatalf("missing command: %v %v", resp, err)
+	}
+	if _, err = p.Invoke(background, &pulumirpc.InvokeRequest{Tok: "command:remote:nope", Args: args}); err == nil {
+		t.Fatal("unknown function accepted")
+	}
+}
+
+// A Cancel lets a running local command finish too (smith's choice: a half-done drain is worse).
+func TestCancelLetsLocalCommandFinish(t *testing.T) {
+	p, _ := testProvider(t)
+	dir := t.TempDir()
+	done := make(chan error, 1)
+	go func() {
+		_, err := create(t, p, localURN, props(map[string]any{"create": "touch started; sleep 1; touch finished", "dir": dir}))
+		done <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("never started")
+		}
+	}
+	_, _ = p.Cancel(background, nil)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "finished")); err != nil {
+		t.Fatal("the local command was cut short")
 	}
 }

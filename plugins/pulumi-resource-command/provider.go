@@ -227,6 +227,32 @@ func (p *provider) Delete(_ context.Context, req *pulumirpc.DeleteRequest) (*emp
 	return &emptypb.Empty{}, nil
 }
 
+// Invoke serves upstream's one function, local.run.
+func (p *provider) Invoke(_ context.Context, req *pulumirpc.InvokeRequest) (*pulumirpc.InvokeResponse, error) {
+	if req.GetTok() != funcLocalRun {
+		return nil, fmt.Errorf("function %s is not implemented by smith's command provider (only %s is)", req.GetTok(), funcLocalRun)
+	}
+	args, err := unmarshal(req.GetArgs())
+	if err != nil {
+		return nil, err
+	}
+	engine, programDir := p.state()
+	outs, f, err := invokeLocalRun(args, programDir, engine.lineWriter(""))
+	if err != nil {
+		return nil, err
+	}
+	resp := &pulumirpc.InvokeResponse{}
+	for _, c := range f {
+		resp.Failures = append(resp.Failures, &pulumirpc.CheckFailure{Property: c.Property, Reason: c.Reason})
+	}
+	if outs != nil {
+		if resp.Return, err = marshal(outs); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
 // Read returns the state as it is: a command's effects cannot be read back from the host.
 func (p *provider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
 	if _, err := resourceType(req.GetUrn()); err != nil {

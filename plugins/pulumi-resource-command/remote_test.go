@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 )
 
 func remoteInputs(s *testSSHServer, conn map[string]any, extra map[string]any) resource.PropertyMap {
@@ -199,5 +202,66 @@ func TestRemoteOutputAndFailure(t *testing.T) {
 	_, err = create(t, p, remoteURN, remoteInputs(s, nil, map[string]any{"create": "true", "environment": map[string]any{"REFUSED": "1"}}))
 	if err == nil || !strings.HasPrefix(err.Error(), `could not set environment variable "REFUSED": ssh: setenv failed`) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// connection.proxy: the command runs on the target, reached through the bastion (upstream's
+// bastion support), each with its own key check.
+func TestProxyConnection(t *testing.T) {
+	p, _ := testProvider(t)
+	bastion := startTestSSHServer(t)
+	target := startTestSSHServer(t)
+	proxy := bastion.connection(nil)
+	outs, err := create(t, p, remoteURN, remoteInputs(target, map[string]any{"proxy": proxy}, map[string]any{"create": "echo via-proxy"}))
+	if err != nil || outs["stdout"].StringValue() != "via-proxy" {
+		t.Fatalf("got %v %v", outs, err)
+	}
+	if bastion.forwards.Load() != 1 || target.logins.Load() != 1 {
+		t.Fatalf("forwards %d logins %d", bastion.forwards.Load(), target.logins.Load())
+	}
+	// A wrong bastion host key fails as upstream words it, with the "proxy: " prefix.
+	proxy["hostKey"] = target.hostKey
+	proxy["dialErrorLimit"] = 0
+	_, err = create(t, p, remoteURN, remoteInputs(target, map[string]any{"proxy": proxy}, map[string]any{"create": "true"}))
+	if err == nil || !strings.HasPrefix(err.Error(), "proxy: after 0 failed attempts: ssh: handshake failed: ssh: host key mismatch") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// The other ways to log in upstream offers: a password, an SSH agent (agentSocketPath).
+func TestPasswordAndAgentLogin(t *testing.T) {
+	p, _ := testProvider(t)
+	s := startTestSSHServer(t)
+	outs, err := create(t, p, remoteURN, remoteInputs(s, map[string]any{"privateKey": nil, "password": testPassword}, map[string]any{"create": "echo pw"}))
+	if err != nil || outs["stdout"].StringValue() != "pw" {
+		t.Fatalf("password: %v %v", outs, err)
+	}
+
+	key, err := ssh.ParseRawPrivateKey([]byte(s.clientKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: key}); err != nil {
+		t.Fatal(err)
+	}
+	socket := filepath.Join(t.TempDir(), "agent.sock")
+	ln, err := net.Listen("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _ = agent.ServeAgent(keyring, c); _ = c.Close() }()
+		}
+	}()
+	outs, err = create(t, p, remoteURN, remoteInputs(s, map[string]any{"privateKey": nil, "agentSocketPath": socket}, map[string]any{"create": "echo agent"}))
+	if err != nil || outs["stdout"].StringValue() != "agent" {
+		t.Fatalf("agent: %v %v", outs, err)
 	}
 }

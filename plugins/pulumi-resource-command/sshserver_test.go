@@ -32,6 +32,7 @@ type testSSHServer struct {
 	// rejectLogins is how many more logins to refuse.
 	rejectLogins atomic.Int32
 	logins       atomic.Int32
+	forwards     atomic.Int32
 	ln           net.Listener
 	wg           sync.WaitGroup
 }
@@ -68,6 +69,13 @@ func startTestSSHServer(t *testing.T, acceptEnv ...string) *testSSHServer {
 			s.logins.Add(1)
 			return nil, nil
 		},
+	}
+	cfg.PasswordCallback = func(_ ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+		if string(pw) != testPassword {
+			return nil, errors.New("wrong password")
+		}
+		s.logins.Add(1)
+		return nil, nil
 	}
 	cfg.AddHostKey(hostSigner)
 	if s.ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
@@ -115,8 +123,12 @@ func (s *testSSHServer) serve(conn net.Conn, cfg *ssh.ServerConfig) {
 	defer sconn.Close()
 	go ssh.DiscardRequests(reqs)
 	for nc := range chans {
+		if nc.ChannelType() == "direct-tcpip" {
+			go s.forward(nc)
+			continue
+		}
 		if nc.ChannelType() != "session" {
-			_ = nc.Reject(ssh.UnknownChannelType, "only sessions")
+			_ = nc.Reject(ssh.UnknownChannelType, "only sessions and forwarding")
 			continue
 		}
 		ch, creqs, err := nc.Accept()
@@ -125,6 +137,36 @@ func (s *testSSHServer) serve(conn net.Conn, cfg *ssh.ServerConfig) {
 		}
 		go s.session(ch, creqs)
 	}
+}
+
+// forward serves a direct-tcpip channel (a bastion forwarding to the next host), counting it.
+func (s *testSSHServer) forward(nc ssh.NewChannel) {
+	var target struct {
+		Host     string
+		Port     uint32
+		OrigHost string
+		OrigPort uint32
+	}
+	if err := ssh.Unmarshal(nc.ExtraData(), &target); err != nil {
+		_ = nc.Reject(ssh.ConnectionFailed, err.Error())
+		return
+	}
+	conn, err := net.Dial("tcp", net.JoinHostPort(target.Host, fmt.Sprint(target.Port)))
+	if err != nil {
+		_ = nc.Reject(ssh.ConnectionFailed, err.Error())
+		return
+	}
+	ch, reqs, err := nc.Accept()
+	if err != nil {
+		_ = conn.Close()
+		return
+	}
+	s.forwards.Add(1)
+	go ssh.DiscardRequests(reqs)
+	go func() { _, _ = io.Copy(ch, conn); _ = ch.CloseWrite() }()
+	_, _ = io.Copy(conn, ch)
+	_ = conn.Close()
+	_ = ch.Close()
 }
 
 func (s *testSSHServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
@@ -176,6 +218,9 @@ func (s *testSSHServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 		<-done
 	}
 }
+
+// testPassword is the one password the test server accepts.
+const testPassword = "s3cret"
 
 const remoteURN = "urn:pulumi:test::proj::command:remote:Command::probe"
 

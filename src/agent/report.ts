@@ -68,6 +68,8 @@ export const HealthReportSchema = z.object({
   bootId: z.string(),
   reboot: HealthRebootSchema.optional(),
   checks: z.array(HealthCheckSchema),
+  /** The health run's own time on the machine (a machine-side figure for benches). Older agents omit it. */
+  durationMs: nonNegInt.optional(),
 });
 
 /** What every failing agent run prints (patch adds its own fields). */

@@ -2,6 +2,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { UserError } from "../errors";
+import { labRepoUrl, makeLabBuilds } from "./builds";
 import { FAULT_KINDS, FaultKind, hostKeyLine, LabMachineState, LabState, PulumiLabConfig, renderInventory, renderKnownHosts, renderPulumiConfig } from "./files";
 import { hostProblem, mountsUnder, pidAlive, portFree, processesUnder, readPidFile, runScript, sleep, sshAnswers } from "./host";
 import { DEFAULT_NETWORK, DEFAULT_SHAPE, LabShape, layoutLab } from "./layout";
@@ -129,11 +130,18 @@ export async function labUp(opts: UpOptions = {}): Promise<UpResult> {
 
     const run = (script: string, args: string[]) => runScript(p.scripts, p.labDir, script, args, log);
     await run("rootfs.sh", []);
-    await run("mirror.sh", ["build"]);
+    const fingerprint = (await run("mirror.sh", ["prepare"])).stdout.trim();
     await ensureLabKey(p);
     const port = await choosePort();
-    const repoUrl = `http://127.0.0.1:${port}`;
+    const repoUrl = labRepoUrl(port);
     await run("mirror.sh", ["start", String(port)]);
+    try {
+      // smith build + smith sync, from the lab's upstream (served by the mirror) to its two mirrors.
+      await makeLabBuilds(p, port, fingerprint, log);
+    } catch (e) {
+      await run("mirror.sh", ["stop"]); // a lab without builds must not count as running
+      throw e;
+    }
     await run("base.sh", [repoUrl]);
 
     log(`starting ${machines.length} machines`);

@@ -98,6 +98,7 @@ describe("smith-agent on the lab", function () {
     if (rb.rebooting) await waitForBoot(before);
     const h = parseHealthReport(agent(healthCommand({ role: m.role, sudo: false, bootIdBefore: before }), 0).stdout);
     expect(h.healthy, JSON.stringify(h)).to.equal(true);
+    expect(h.durationMs).to.be.a("number"); // the machine-side time of health
     return { rebooted: rb.rebooting };
   }
 
@@ -277,6 +278,11 @@ describe("smith-agent on the lab", function () {
       await inMachine(`cp ${KEYRING} /tmp/k.gpg`);
       const w = agent(patch("1", { force: true, keyring: "/tmp/k.gpg" }), AGENT_EXIT.repoUnreachable);
       expect(parseAgentError(w.stdout)?.error).to.match(/keyring \/tmp\/k\.gpg .*writable by someone other than root/);
+      // A root-only keyring without the build's signing key: the signature fails at once, not retried.
+      const other = agent(patch("1", { force: true, keyring: "/usr/share/keyrings/debian-archive-keyring.gpg" }), AGENT_EXIT.repoUnreachable);
+      const bad = parseAgentError(other.stdout)!;
+      expect(bad.error).to.match(/signature of .*builds\/1 could not be verified .*pass --keyring/);
+      expect(bad).to.include({ attempts: 1 });
     } finally {
       await inMachine("mv /root/smith.list.moved /etc/apt/sources.list.d/smith.list");
     }

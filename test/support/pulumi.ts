@@ -2,7 +2,7 @@
  * Runs the real `pulumi` CLI for tests, with smith's environment (src/pulumi/env.ts), and builds
  * throwaway Pulumi projects that use the repo's node_modules.
  */
-import { spawn } from "child_process";
+import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -25,6 +25,8 @@ export interface RunOptions {
   input?: string;
   /** Kill the CLI after this long. Defaults to 5 minutes. */
   timeoutMs?: number;
+  /** Called with the CLI's process once started (e.g. to send it SIGINT, a Ctrl-C). */
+  onStart?: (child: ChildProcess) => void;
 }
 
 /**
@@ -88,6 +90,7 @@ export function runPulumi(args: string[], opts: RunOptions): Promise<PulumiResul
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
     });
     child.stdin.end(opts.input ?? "");
+    opts.onStart?.(child);
   });
 }
 

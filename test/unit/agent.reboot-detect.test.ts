@@ -67,6 +67,7 @@ describe("agent reboot detection and run decisions", () => {
     proc(102, "sshd", "55aa r-xp 0 fd:01 6 /usr/sbin/sshd (deleted)\n");
     proc(103, "postgres", "7f00 rw-s 0 00:01 7 /dev/shm/PostgreSQL.1 (deleted)\n7f01 r-xp 0 fd:01 8 /tmp/x.so (deleted)\n");
     proc(104, "cron", "7f00 r-xp 0 fd:01 9 /usr/lib/x86_64-linux-gnu/libc.so.6\n");
+    proc(105, "bash", "7f00 r--p 0 fd:01 10 /usr/lib/locale/locale-archive (deleted)\n");
     expect(check()).to.equal("deleted-libraries|deleted libraries in use by nginx(101) sshd(102)");
   });
 

@@ -1,14 +1,11 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { chainIndexes } from "../../components/fleet/chains";
-import { execFileSync } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
+import { ensureAgentCommand } from "../../src/agent/command";
+import { rebootOutcome } from "../../components/fleet/reports";
 import {
   agentCopyPath,
   chainRevision,
-  ensureAgentPrelude,
   hostKeyFingerprint,
   isFreshPatch,
   nodeHealthCommand,
@@ -25,58 +22,20 @@ const SHA = "0123456789abcdef".repeat(4);
 
 describe("fleet helpers (pure)", () => {
   describe("node commands", () => {
-    it("quotes the build and repo even when they contain shell syntax", () => {
-      const cmd = nodePatchCommand({ build: "42", repoUrl: "http://r/x'; rm -rf / #", user: "root", agentSha256: SHA, agentRebootFlag: true, rebootDelaySeconds: 3 });
+    it("one patch step: verified agent, patch, reboot scheduled in the same run; every value quoted", () => {
+      const cmd = nodePatchCommand({ build: "42", repoUrl: "http://r/x'; rm -rf / #", user: "root", agentSha256: SHA, rebootDelaySeconds: 3, maxRuntimeSeconds: 1800 });
       expect(cmd).to.equal(
-        `${ensureAgentPrelude({ user: "root", agentSha256: SHA })} && /usr/local/lib/smith/smith-agent patch --build '42' --repo 'http://r/x'\\''; rm -rf / #' --reboot-if-required --reboot-delay '3'`,
+        `${ensureAgentCommand({ sudo: false, sha256: SHA, copyPath: agentCopyPath(SHA) })} && /usr/local/lib/smith/smith-agent patch --build '42' --repo 'http://r/x'\\''; rm -rf / #' --max-runtime '1800' --reboot-if-required --reboot-delay '3'`,
       );
+      expect(nodePatchCommand({ build: "42", repoUrl: "http://r", user: "ops", agentSha256: SHA })).to.match(/^sudo -n sh -c [\s\S]* && sudo -n \/usr\/local\/lib\/smith\/smith-agent patch /);
     });
 
-    describe("the patch step, run by a real sh against a stand-in agent", () => {
-      let dir: string;
-      const AGENT = "/usr/local/lib/smith/smith-agent";
-      /** Runs `cmd` with HOME=dir and the agent path rewritten into dir (no root needed). */
-      function run(cmd: string): { code: number; stdout: string } {
-        const local = cmd.split(`'${AGENT}'`).join(`'${dir}/installed/smith-agent'`).split(AGENT).join(`${dir}/installed/smith-agent`);
-        try {
-          return { code: 0, stdout: execFileSync("sh", ["-c", local], { env: { PATH: process.env.PATH, HOME: dir }, encoding: "utf8" }) };
-        } catch (e) {
-          const err = e as { status: number; stdout: string };
-          return { code: err.status, stdout: err.stdout };
-        }
-      }
-      const fake = (reboot: boolean) =>
-        [
-          "#!/bin/sh",
-          'case "$1" in',
-          `patch) echo '{"build":"42","previous":"41","noop":false,"changed":[],"changedCount":0,"rebootRequired":${reboot},"attempts":1,"startedAt":"a","finishedAt":"b","durationMs":5}' ;;`,
-          `reboot-if-required) echo '{"rebooting":${reboot},"bootId":"b00t"}' ;;`,
-          "esac",
-        ].join("\n") + "\n";
-      let sha: string;
-      beforeEach(() => {
-        dir = fs.mkdtempSync(path.join(os.tmpdir(), "smith-patchcmd-"));
-        const text = fake(true);
-        sha = require("crypto").createHash("sha256").update(text).digest("hex");
-        fs.writeFileSync(path.join(dir, agentCopyPath(sha)), text, { mode: 0o644 });
-      });
-      afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-      it("installs the verified copy, patches and appends the reboot it scheduled to the patch line", () => {
-        const r = run(nodePatchCommand({ build: "42", repoUrl: "http://r", user: "root", agentSha256: sha, agentRebootFlag: false, rebootDelaySeconds: 2 }));
-        expect(r.code).to.equal(0);
-        const line = JSON.parse(r.stdout.trim()) as Record<string, unknown>;
-        expect(line).to.include({ build: "42", rebootRequired: true, rebooting: true, bootId: "b00t" });
-        expect(fs.statSync(path.join(dir, "installed/smith-agent")).mode & 0o777).to.equal(0o755);
-      });
-
-      it("refuses to run an agent whose copy is missing or altered (exit 11, one JSON line)", () => {
-        fs.appendFileSync(path.join(dir, agentCopyPath(sha)), "rm -rf /\n");
-        const r = run(nodePatchCommand({ build: "42", repoUrl: "http://r", user: "root", agentSha256: sha, agentRebootFlag: false }));
-        expect(r.code).to.equal(11);
-        expect(JSON.parse(r.stdout.trim())).to.deep.equal({ error: `agent ${sha.slice(0, 16)} is neither installed nor copied intact`, exitCode: 11 });
-        expect(fs.existsSync(path.join(dir, "installed/smith-agent"))).to.equal(false);
-      });
+    it("reads the reboot the patch step scheduled from its line; no fields = no reboot; an agent error line fails", () => {
+      const line = (extra: Record<string, unknown>) =>
+        JSON.stringify({ build: "42", previous: "41", noop: false, changed: [], changedCount: 0, rebootRequired: true, attempts: 1, startedAt: "a", finishedAt: "b", durationMs: 5, ...extra });
+      expect(rebootOutcome(line({ rebooting: true, bootId: "b00t" }))).to.deep.equal({ rebooting: true, bootId: "b00t" });
+      expect(rebootOutcome(line({}))).to.deep.equal({ rebooting: false, bootId: "" });
+      expect(() => rebootOutcome('{"error":"agent x is neither installed nor copied","exitCode":11}')).to.throw(/exit 11/);
     });
 
     it("fingerprints host keys like OpenSSH, and every chain input changes the revision", () => {

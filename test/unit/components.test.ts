@@ -6,7 +6,6 @@ import type * as pulumiType from "@pulumi/pulumi";
 import type { Machine } from "../../src/inventory/schema";
 import { installMocks, plainStrings, Recorder, valueOf, PATCH_FINISHED_AT, defaultStdout } from "./components.mocks";
 import { nodePatchCommand } from "../../components/fleet/node-commands";
-import { agentInfo, DEFAULT_AGENT_PATH } from "../../components/fleet/node-patch";
 
 type Fleet = typeof import("../../components/fleet");
 
@@ -66,12 +65,12 @@ describe("fleet components (Pulumi mocks)", function () {
     it("renders the exact command lines, every value quoted: one patch step verifies the agent, patches and schedules the reboot", async () => {
       new fleet.NodePatch("web-1", { ...settings(), patchTimeoutMinutes: 30, ...target(machine("web-1", "c1", { role: "db" })) });
       await rec.settle();
-      const flag = agentInfo(DEFAULT_AGENT_PATH).rebootFlag;
       expect(rec.byName("web-1-patch").inputs.create).to.equal(
-        nodePatchCommand({ build: "42", repoUrl: "http://repo.example/apt", user: "root", agentSha256: SHA, maxRuntimeSeconds: 1800, rebootDelaySeconds: 3, agentRebootFlag: flag }),
+        nodePatchCommand({ build: "42", repoUrl: "http://repo.example/apt", user: "root", agentSha256: SHA, maxRuntimeSeconds: 1800, rebootDelaySeconds: 3 }),
       );
-      expect(rec.byName("web-1-patch").inputs.create).to.contain(`${AGENT} patch --build '42' --repo 'http://repo.example/apt' --max-runtime '1800'`);
-      expect(rec.byName("web-1-patch").inputs.create).to.contain(flag ? "--reboot-if-required --reboot-delay '3'" : `${AGENT} reboot-if-required --delay '3'`);
+      expect(rec.byName("web-1-patch").inputs.create).to.match(
+        new RegExp(` && ${AGENT} patch --build '42' --repo 'http://repo.example/apt' --max-runtime '1800' --reboot-if-required --reboot-delay '3'$`),
+      );
       // No reboot was scheduled: nothing to compare the boot id with.
       expect(rec.byName("web-1-health").inputs.create).to.equal(`${AGENT} health --role 'db'`);
     });
@@ -80,7 +79,7 @@ describe("fleet components (Pulumi mocks)", function () {
       new fleet.NodePatch("web-2", { ...settings(), sshUser: "ops", ...target(machine("web-2")) });
       new fleet.NodePatch("web-3", { ...settings(), sshUser: "ops", ...target(machine("web-3", "c1", { user: "root" })) });
       await rec.settle();
-      expect(rec.byName("web-2-patch").inputs.create).to.contain(`sudo -n install -D -m 0755`).and.contain(`sudo -n ${AGENT} patch --build '42'`);
+      expect(rec.byName("web-2-patch").inputs.create).to.match(/^sudo -n sh -c /).and.contain(`sudo -n ${AGENT} patch --build '42'`);
       expect(rec.byName("web-2-health").inputs.create).to.match(/^sudo -n /);
       expect((rec.byName("web-2-patch").inputs.connection as { user: string }).user).to.equal("ops");
       expect((rec.byName("web-3-patch").inputs.connection as { user: string }).user).to.equal("root");
@@ -97,7 +96,19 @@ describe("fleet components (Pulumi mocks)", function () {
       new fleet.NodePatch("web-1", { ...settings(), rebootProber, ...target(machine("web-1", "c1", { port: 2222 })) });
       await rec.settle();
       expect(rec.byName("web-1-health").inputs.create).to.equal(`${AGENT} health --role 'worker' --boot-id-before 'b00t-1'`);
-      expect(calls).to.deep.equal([{ host: "10.0.0.5", port: 2222, user: "root", hostKey: HOSTKEY, bootIdBefore: "b00t-1", timeoutMs: 20 * 60_000, initialDelayMs: 3000 }]);
+      expect(calls).to.deep.equal([
+        {
+          host: "10.0.0.5",
+          port: 2222,
+          user: "root",
+          hostKey: HOSTKEY,
+          bootIdBefore: "b00t-1",
+          timeoutMs: 20 * 60_000,
+          initialDelayMs: 3000,
+          // Still the old boot 30 s after the reboot was due: the agent's health re-queues a lost one.
+          nudge: { command: `${AGENT} health --role 'worker' --boot-id-before 'b00t-1'`, afterMs: 33_000 },
+        },
+      ]);
       // A stored result (same finishedAt as the last update recorded): nothing is rebooting, no probe.
       rec.reset();
       calls.length = 0;
