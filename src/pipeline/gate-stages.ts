@@ -24,10 +24,7 @@ export async function verifyStage(stage: Stage, ctx: RolloutContext): Promise<St
       const r = await ctx.fetchText(url);
       const label = /^Label:\s*(.+?)\s*$/m.exec(r.text)?.[1];
       if (r.status !== 200) problems.push(`${url}: HTTP ${r.status}`);
-      else if (label === `builds/${ctx.build} smith`) {
-        // aptly's default label: a mirror published before contract 1's -label flag. Same build, said less precisely.
-        ctx.progress({ ts: iso(ctx.now()), type: "info", message: `${url}: Label "${label}" (aptly default; contract 1 wants smith-build-${ctx.build})` });
-      } else if (label !== `smith-build-${ctx.build}`) problems.push(`${url}: Label is ${label ?? "missing"}, not smith-build-${ctx.build}`);
+      else if (label !== `smith-build-${ctx.build}`) problems.push(`${url}: Label is ${label ?? "missing"}, not smith-build-${ctx.build}`);
     } catch (err) {
       problems.push(`${url}: ${(err as Error).message}`);
     }
