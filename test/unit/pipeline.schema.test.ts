@@ -1,21 +1,11 @@
 import { expect } from "chai";
+import { userError } from "../support/user-error";
 import * as path from "path";
-import { UserError } from "../../src/errors";
 import { loadPipeline, parsePipeline } from "../../src/pipeline/load";
 import { budgetClusters, pipelineStacks, stageKind } from "../../src/pipeline/schema";
 
 const REPO = path.resolve(__dirname, "..", "..");
 
-function userError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).to.be.instanceOf(UserError);
-    expect((err as Error).message).not.to.include("\n");
-    return (err as Error).message;
-  }
-  throw new Error("expected a UserError");
-}
 
 describe("pipeline files", () => {
   it("the committed pipelines parse: production and lab run the same stages", () => {
