@@ -118,6 +118,21 @@ export const StackConfigSchema = z
     halted: z.array(z.string().regex(HALTED, { message: "must be <machine>@<build>" })).default([]),
     /** Who approved what and when (`smith approve`): `<wave>@<build> by <user> at <ISO time>`. Defaults to none. */
     approvedBy: z.array(z.string().min(1)).default([]),
+    /**
+     * kubeconfig of the Kubernetes cluster(s) whose nodes are in the inventory (platform,
+     * docs/platform.md). Defaults to none: no machine is drained. When set, Kubernetes nodes
+     * (see kubernetesNodeRoles) are cordoned and drained before their patch and uncordoned after
+     * their healthcheck (only if smith cordoned them).
+     */
+    kubernetesKubeconfig: z.string().min(1, { message: "must be a path" }).optional(),
+    /** Roles whose machines are Kubernetes nodes (as is any machine labelled `kubernetes-node`). Defaults to ["kubernetes-node"]. */
+    kubernetesNodeRoles: z.array(z.string().regex(SAFE_TOKEN, { message: "must be a role name" })).default(["kubernetes-node"]),
+    /** Bound on one node's drain (cordon to last pod evicted). Defaults to 600. */
+    kubernetesDrainTimeoutSeconds: z
+      .string()
+      .regex(POSITIVE_INT, { message: "must be a positive whole number of seconds" })
+      .optional()
+      .transform((v) => (v === undefined ? 600 : Number(v))),
   })
   .strict();
 
@@ -138,7 +153,7 @@ export interface RawStackConfig {
 }
 
 const KEYS = Object.keys(StackConfigSchema.shape);
-const LIST_KEYS = new Set(["inventory", "approvals", "halted", "approvedBy"]);
+const LIST_KEYS = new Set(["inventory", "approvals", "halted", "approvedBy", "kubernetesNodeRoles"]);
 /** Values never echoed in errors. */
 const SECRET_KEYS = new Set(["sshPrivateKey", "escalationWebhook", "escalationRoutingKey"]);
 
@@ -197,6 +212,7 @@ export function parseStackConfig(raw: RawStackConfig, projectDir: string): Stack
     waves: abs(parsed.waves),
     sshPrivateKeyPath: parsed.sshPrivateKeyPath === undefined ? undefined : abs(parsed.sshPrivateKeyPath),
     knownHosts: parsed.knownHosts === undefined ? undefined : abs(parsed.knownHosts),
+    kubernetesKubeconfig: parsed.kubernetesKubeconfig === undefined ? undefined : abs(parsed.kubernetesKubeconfig),
     privateKeySource: hasKey ? "secret" : "file",
   };
 }
