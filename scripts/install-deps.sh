@@ -6,12 +6,13 @@ set -euo pipefail
 packages=(
   openssh-server # sshd for the engine test (test/support/sshd.ts) and the lab machines
   debootstrap    # builds the lab's root filesystem
-  aptly          # publishes the lab's apt builds
+  aptly          # smith build: upstream mirrors, snapshots, signed publishing (and the lab's upstream)
   apt-utils      # apt-ftparchive, used around the lab's repositories
   gnupg          # signs and verifies the lab's apt repositories
   shellcheck     # lints every *.sh
   dpkg-dev       # dpkg-deb and friends, to build test packages
   curl           # the official Pulumi installer's path in scripts/install-pulumi.sh
+  python3-venv   # the venv scripts/install-s3-server.sh puts moto's S3 server in (builds tests)
 )
 
 started=$(date +%s)

@@ -25,7 +25,9 @@ stamp_file=$tools/stamp
 export PULUMI_HOME=$repo/.smith/pulumi-home
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-# The Go build and the module download honour these; -mod=mod lets the wrapper modules' go.sum fill in.
+# The Go build and the module download honour these; -mod=mod lets the generated wrapper modules'
+# go.sum fill in. smith's own plugins (plugins/) override it with -mod=readonly: their committed
+# go.mod/go.sum decide every module version, and nothing at install time may change them.
 export GOFLAGS=-mod=mod
 
 force=false
@@ -36,11 +38,16 @@ log() { printf 'install-pulumi: %s\n' "$*"; }
 elapsed() { awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
 note() { printf '%s\n' "$*" >>"$status_file.new"; }
 
-# The stamp covers every input of the install: the pins, smith's language host and command provider
-# sources, this script.
+# plugin_sources NAME: the files a build of plugins/NAME depends on (its sources, the module files).
+plugin_sources() {
+  printf '%s\n' "$repo/plugins/go.mod" "$repo/plugins/go.sum" "$repo/plugins/$1"/*.go
+}
+
+# The stamp covers every input of the install: the pins, smith's plugins, this script.
 stamp() {
-  cat "$repo/scripts/pulumi-versions.env" "$repo/scripts/pulumi-language-nodejs/main.go" \
-    "$repo"/scripts/pulumi-resource-command/*.go "$repo/scripts/install-pulumi.sh" |
+  # shellcheck disable=SC2046 # one path per line, none with spaces
+  cat "$repo/scripts/pulumi-versions.env" $(plugin_sources pulumi-language-nodejs) \
+    $(plugin_sources pulumi-resource-command) "$repo/scripts/install-pulumi.sh" |
     sha256sum | cut -d' ' -f1
 }
 
@@ -96,9 +103,12 @@ link_dynamic_provider_launcher() {
 }
 
 command_plugin_installed() {
-  [[ -x $PULUMI_HOME/plugins/resource-command-v$PULUMI_COMMAND_VERSION/pulumi-resource-command ]] || return 1
-  # smith's own provider is rebuilt when its source changed (an upstream one has no stamp).
-  [[ ! -f $build/command-provider.stamp || $(cat "$build/command-provider.stamp") == "$(command_provider_stamp)" ]]
+  local plugin=$PULUMI_HOME/plugins/resource-command-v$PULUMI_COMMAND_VERSION/pulumi-resource-command
+  [[ -x $plugin ]] || return 1
+  # An upstream plugin stays. smith's own provider is rebuilt unless this checkout's stamp says it
+  # was built from the current sources (a plugin copied from another checkout has no stamp here).
+  grep -qF "smith's command provider" "$plugin" || return 0
+  [[ -f $build/command-provider.stamp && $(cat "$build/command-provider.stamp") == "$(command_provider_stamp)" ]]
 }
 
 # --- 1. a pulumi already on PATH -------------------------------------------------------------
@@ -179,7 +189,7 @@ ldflags_version() { printf -- '-s -w -X github.com/pulumi/pulumi/sdk/v3/go/commo
 
 build_cli() {
   local dir=$build/pulumi-wrapper
-  if ! $force && [[ -f $dir/go.mod && ! -L $bin/pulumi && $("$bin/pulumi" version 2>/dev/null) == "$want_version" ]]; then
+  if ! $force && [[ ! -L $bin/pulumi && $("$bin/pulumi" version 2>/dev/null) == "$want_version" ]]; then
     note "installed pulumi $want_version: built earlier from github.com/pulumi/pulumi/pkg/v3@$want_version"
     return 0
   fi
@@ -192,50 +202,71 @@ build_cli() {
   note "installed pulumi $want_version: built from github.com/pulumi/pulumi/pkg/v3@$want_version"
 }
 
+# The language host is rebuilt only when its inputs changed: the pins and smith's host sources. The
+# stamp's first line is their hash; the rest, the STATUS lines of the build it stands for.
+language_host_stamp() {
+  # shellcheck disable=SC2046 # one path per line, none with spaces
+  cat $(plugin_sources pulumi-language-nodejs) "$repo/scripts/pulumi-versions.env" | sha256sum | cut -d' ' -f1
+}
+
 build_language_host() {
-  local dir=$build/language-nodejs-wrapper err
+  local dir=$build/language-nodejs-wrapper stamp_path=$build/language-host.stamp err lines
+  if ! $force && [[ -x $bin/pulumi-language-nodejs && ! -L $bin/pulumi-language-nodejs && -f $stamp_path &&
+    $(head -n1 "$stamp_path") == "$(language_host_stamp)" ]]; then
+    tail -n +2 "$stamp_path" >>"$status_file.new"
+    return 0
+  fi
   log "building the nodejs language host (log: $build/language-nodejs.log)"
   if err=$(wrapper_module "$dir" "$PULUMI_NODEJS_HOST_MODULE@$PULUMI_NODEJS_HOST_VERSION" \
     "github.com/pulumi/pulumi/sdk/v3@$want_version" 2>&1) &&
     (cd "$dir" && go build -trimpath -ldflags "$(ldflags_version "$want_version")" \
       -o "$bin/pulumi-language-nodejs" "$PULUMI_NODEJS_HOST_MODULE") >"$build/language-nodejs.log" 2>&1; then
-    note "installed pulumi-language-nodejs: upstream $PULUMI_NODEJS_HOST_MODULE@$PULUMI_NODEJS_HOST_VERSION"
-    return 0
+    lines="installed pulumi-language-nodejs: upstream $PULUMI_NODEJS_HOST_MODULE@$PULUMI_NODEJS_HOST_VERSION"
+  else
+    err=$(printf '%s\n' "$err" | grep -m1 -E 'not available|Forbidden|Not Found|error' || printf '%s' "$err" | tail -n1)
+    log "upstream language host refused: $err"
+    build_plugin pulumi-language-nodejs "$bin/pulumi-language-nodejs" "$(ldflags_version "$want_version")" \
+      >>"$build/language-nodejs.log" 2>&1 || { tail -n 30 "$build/language-nodejs.log" >&2; return 1; }
+    lines="unavailable upstream pulumi-language-nodejs ($PULUMI_NODEJS_HOST_MODULE@$PULUMI_NODEJS_HOST_VERSION): $err
+installed pulumi-language-nodejs: smith's host (plugins/pulumi-language-nodejs), runs @pulumi/pulumi/cmd/run"
   fi
-  err=$(printf '%s\n' "$err" | grep -m1 -E 'not available|Forbidden|Not Found|error' || printf '%s' "$err" | tail -n1)
-  log "upstream language host refused: $err"
-  note "unavailable upstream pulumi-language-nodejs ($PULUMI_NODEJS_HOST_MODULE@$PULUMI_NODEJS_HOST_VERSION): $err"
-  # smith's own host lives in the CLI's wrapper module: it needs exactly the CLI's sdk/v3.
-  mkdir -p "$build/pulumi-wrapper/cmd/pulumi-language-nodejs"
-  cp "$repo/scripts/pulumi-language-nodejs/main.go" "$build/pulumi-wrapper/cmd/pulumi-language-nodejs/main.go"
-  (cd "$build/pulumi-wrapper" && go build -trimpath -ldflags "$(ldflags_version "$want_version")" \
-    -o "$bin/pulumi-language-nodejs" ./cmd/pulumi-language-nodejs) >>"$build/language-nodejs.log" 2>&1 ||
-    { tail -n 30 "$build/language-nodejs.log" >&2; return 1; }
-  note "installed pulumi-language-nodejs: smith's host (scripts/pulumi-language-nodejs), runs @pulumi/pulumi/cmd/run"
+  note "$lines"
+  printf '%s\n%s\n' "$(language_host_stamp)" "$lines" >"$stamp_path"
 }
 
-# smith's own command provider (scripts/pulumi-resource-command, see docs/pulumi.md): the proxy
+# build_plugin NAME OUT [LDFLAGS]: builds smith's plugins/NAME into OUT. Reproducible: the
+# committed plugins/go.mod and go.sum fix every module (-mod=readonly: a missing or changed
+# requirement fails the build instead of being resolved now), no VCS stamping, paths trimmed.
+# Needs the modules in the Go module cache or from the Go module proxy; never `go mod tidy`.
+build_plugin() {
+  if ! grep -qxF $'\tgithub.com/pulumi/pulumi/sdk/v3 '"$want_version" "$repo/plugins/go.mod"; then
+    echo "plugins/go.mod: github.com/pulumi/pulumi/sdk/v3 must be $want_version (PULUMI_VERSION in scripts/pulumi-versions.env)" >&2
+    return 1
+  fi
+  (cd "$repo/plugins" && GOTOOLCHAIN=local go build -mod=readonly -buildvcs=false -trimpath \
+    -ldflags "${3:--s -w}" -o "$2" "./$1")
+}
+
+# smith's own command provider (plugins/pulumi-resource-command, see docs/pulumi.md): the proxy
 # refuses the upstream module (403 for github.com/pulumi/pulumi-command/provider), so the plugin is
-# built from source in its own wrapper module against the CLI's sdk/v3, with every other module
-# version fixed by that go.mod (sdk/v3's requirements plus the sftp pin).
+# built from source against sdk/v3 at the CLI's release (plugins/go.mod).
 command_provider_stamp() {
-  cat "$repo"/scripts/pulumi-resource-command/*.go "$repo/scripts/pulumi-versions.env" | sha256sum | cut -d' ' -f1
+  # shellcheck disable=SC2046 # one path per line, none with spaces
+  cat $(plugin_sources pulumi-resource-command) "$repo/scripts/pulumi-versions.env" | sha256sum | cut -d' ' -f1
 }
 
 build_command_provider() {
-  local dir=$build/command-wrapper
+  local out=$build/plugins/pulumi-resource-command
   log "building smith's pulumi-resource-command $PULUMI_COMMAND_VERSION (log: $build/command.log)"
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  cp "$repo"/scripts/pulumi-resource-command/*.go "$dir/"
-  printf 'module smith.local/command-wrapper\n\ngo 1.25\n\nrequire (\n\tgithub.com/pkg/sftp %s\n\tgithub.com/pulumi/pulumi/sdk/v3 %s\n)\n' \
-    "$PULUMI_COMMAND_SFTP_VERSION" "$want_version" >"$dir/go.mod"
-  if (cd "$dir" && go mod tidy && go build -trimpath -ldflags '-s -w' -o pulumi-resource-command .) \
-    >"$build/command.log" 2>&1 &&
-    "$bin/pulumi" plugin install resource command "$PULUMI_COMMAND_VERSION" --file "$dir/pulumi-resource-command" \
-      >>"$build/command.log" 2>&1; then
+  mkdir -p "$build/plugins"
+  # --reinstall: without it `plugin install` keeps an installed plugin of that version, so a
+  # changed provider would never reach the engine. cmp proves the engine now has this build.
+  if build_plugin pulumi-resource-command "$out" >"$build/command.log" 2>&1 &&
+    "$bin/pulumi" plugin install resource command "$PULUMI_COMMAND_VERSION" --file "$out" --reinstall \
+      >>"$build/command.log" 2>&1 &&
+    cmp -s "$out" "$PULUMI_HOME/plugins/resource-command-v$PULUMI_COMMAND_VERSION/pulumi-resource-command"; then
     command_provider_stamp >"$build/command-provider.stamp"
-    note "installed pulumi-resource-command $PULUMI_COMMAND_VERSION: smith's provider (scripts/pulumi-resource-command); upstream $PULUMI_COMMAND_MODULE@$PULUMI_COMMAND_MODULE_VERSION is refused by the Go module proxy (403)"
+    note "installed pulumi-resource-command $PULUMI_COMMAND_VERSION: smith's provider (plugins/pulumi-resource-command); upstream $PULUMI_COMMAND_MODULE@$PULUMI_COMMAND_MODULE_VERSION is refused by the Go module proxy (403)"
     return 0
   fi
   tail -n 20 "$build/command.log" >&2

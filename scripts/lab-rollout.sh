@@ -63,6 +63,8 @@ npm_deps() {
 
 toolchain() {
   bash scripts/install-pulumi.sh || return
+  # The lab passphrase and backend are for lab stacks (lab, lab-*) only: SMITH_STACK says which.
+  export SMITH_STACK=$stack
   # shellcheck source-path=SCRIPTDIR source=pulumi-env.sh
   . scripts/pulumi-env.sh
   local want

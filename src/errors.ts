@@ -4,7 +4,7 @@
  */
 export class UserError extends Error {
   constructor(message: string) {
-    super(message);
+    super(oneLine(message));
     this.name = "UserError";
   }
 }
@@ -23,9 +23,22 @@ export function formatProblem(p: Problem): string {
   return p.field ? `${p.source}: ${p.field}: ${p.reason}` : `${p.source}: ${p.reason}`;
 }
 
-/** All problems at once, first on the error line, the rest after it: people fix a file in one pass. */
+/** How many problems an error line spells out; the rest are counted. */
+export const MAX_LISTED_PROBLEMS = 10;
+
+/**
+ * All problems at once, on one line: the first, then up to MAX_LISTED_PROBLEMS - 1 more, then how
+ * many were left out, so people fix a file in one pass and a 10,000-line mistake stays readable.
+ */
 export function problemsError(problems: Problem[]): UserError {
   const [first, ...rest] = problems.map(formatProblem);
-  const more = rest.length ? ` (and ${rest.length} more: ${rest.join("; ")})` : "";
+  const shown = rest.slice(0, MAX_LISTED_PROBLEMS - 1);
+  const hidden = rest.length - shown.length;
+  const more = rest.length ? ` (and ${rest.length} more: ${shown.join("; ")}${hidden ? `; … ${hidden} not shown` : ""})` : "";
   return new UserError(`${first}${more}`);
+}
+
+/** Error messages are one line: newlines (from YAML excerpts, tool output) become " ⏎ ". */
+export function oneLine(message: string): string {
+  return message.trim().replace(/\s*\r?\n\s*/g, " ⏎ ");
 }

@@ -1,6 +1,5 @@
-import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { UserError } from "../src/errors";
+import { readInputFileSync } from "../src/inventory/read-file";
 import { CONFIG_NAMESPACE, parseStackConfig, StackConfig } from "../src/config/stack-config";
 
 export interface LoadedConfig {
@@ -39,9 +38,5 @@ function isConfigSecret(key: string): boolean {
 }
 
 function readKeyFile(file: string): string {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch (err) {
-    throw new UserError(`config: ${CONFIG_NAMESPACE}:sshPrivateKeyPath: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
+  return readInputFileSync(file, { what: `${CONFIG_NAMESPACE}:sshPrivateKeyPath key file`, maxBytes: 64 * 1024 });
 }

@@ -1,16 +1,18 @@
-import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { UserError } from "../src/errors";
+import { problemsError, UserError } from "../src/errors";
+import { stackSafetyProblems } from "../src/pulumi/stack-safety";
 import { loadInventory } from "../src/inventory/load";
+import { readInputFileSync } from "../src/inventory/read-file";
 import type { Machine } from "../src/inventory/schema";
 import { loadWaves } from "../src/waves/load";
 import { planRollout } from "../src/plan/planner";
 import { parseKnownHosts } from "../src/config/known-hosts";
 import { resolveHostKeys } from "../src/config/host-keys";
-import type { StackConfig } from "../src/config/stack-config";
+import { haltedFor, StackConfig } from "../src/config/stack-config";
 import { decideWaves, WaveDecision } from "../components/fleet/gates";
 import { NodePatch, NodeSettings } from "../components/fleet/node-patch";
 import { PatchWave } from "../components/fleet/patch-wave";
+import { RebootProber, sshRebootProber } from "../components/fleet/boot-probe";
 import {
   asNodeRecords,
   NodeResult,
@@ -30,6 +32,12 @@ export interface ProgramOptions {
   now?: () => Date;
   /** Local agent script. Defaults to agent/smith-agent. */
   agentPath?: string;
+  /** The environment the CLI gave the program (passphrase, backend). Defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Waits for scheduled reboots. Defaults to polling the boot id over SSH (boot-probe.ts). */
+  rebootProber?: RebootProber;
+  /** Steps before patch / after health per machine (Kubernetes drain). Defaults to none. */
+  hooks?: NodeSettings["hooks"];
 }
 
 /**
@@ -59,6 +67,15 @@ function userRunError(err: UserError): pulumi.RunError {
 
 async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
   const { config, privateKey } = readStackConfig(opts.projectDir);
+  // Before anything else reads a file or dials a machine: lab conveniences never reach a real stack.
+  const unsafe = stackSafetyProblems({
+    stack: pulumi.getStack(),
+    projectDir: opts.projectDir ?? process.cwd(),
+    env: opts.env ?? process.env,
+    allowLocalBackend: config.allowLocalBackend,
+    requireHostKeys: config.requireHostKeys,
+  });
+  if (unsafe.length) throw problemsError(unsafe);
   const machines = await loadInventory(config.inventory);
   const plan = planRollout(machines, loadWaves(config.waves), config.build);
   const byName = new Map(machines.map((m) => [m.name, m]));
@@ -79,7 +96,9 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
     stackOrg: config.stackOrg,
     project: pulumi.getProject(),
   });
-  const inputs = rolloutWaves(plan, byName, decisions, previous, hostKeys);
+  const halted = haltedFor(config.halted, config.build);
+  const inputs = rolloutWaves(plan, byName, decisions, previous, hostKeys, halted);
+  if (halted.size) pulumi.log.warn(`halted for build ${config.build} (smith:halted): ${[...halted].sort().join(", ")}; they and the rest of their clusters wait`);
   logHeld(inputs, decisions);
   if (plan.unassigned.length) {
     const first = plan.unassigned.slice(0, 3).map((u) => `${u.name} (${u.reason})`);
@@ -92,7 +111,10 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
     sshUser: config.sshUser,
     agentPath: opts.agentPath,
     healthTimeoutMinutes: config.healthTimeoutMinutes,
+    patchTimeoutMinutes: config.patchTimeoutMinutes,
     rebootDelaySeconds: config.rebootDelaySeconds,
+    rebootProber: opts.rebootProber ?? sshRebootProber(plainValue(privateKey)),
+    hooks: opts.hooks,
   };
   const nodes: { node: NodePatch; frozen: boolean }[] = [];
   withoutPromiseStackTraces(() => {
@@ -115,17 +137,28 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
           finishedAt,
           packagesChanged,
           frozen,
+          hostKey: node.hostKeyFingerprint,
+          rev: node.revision,
         }),
       ),
     ),
   );
   return {
     build: config.build,
-    rollout: results.apply((r) => rolloutOutput(config.build, inputs, r)),
+    rollout: results.apply((r) => rolloutOutput(config.build, inputs, r, [...halted])),
     nodes: results.apply((r) => nodesOutput(r)),
     waves: wavesOutput(inputs),
     unassigned: unassignedOutput(plan),
   };
+}
+
+/**
+ * The key as a plain promise, for the reboot prober's own SSH sessions. Reading it through
+ * `apply` keeps it out of every resource input: a secret flowing into the healthcheck's `create`
+ * would make that whole input secret in state.
+ */
+function plainValue(o: pulumi.Output<string>): Promise<string> {
+  return new Promise((resolve) => o.apply((v) => resolve(v)));
 }
 
 /**
@@ -148,12 +181,7 @@ function withoutPromiseStackTraces(fn: () => void): void {
 function hostKeysFor(planned: Machine[], config: StackConfig): Map<string, string | undefined> {
   let knownHosts;
   if (config.knownHosts) {
-    let text: string;
-    try {
-      text = fs.readFileSync(config.knownHosts, "utf8");
-    } catch (err) {
-      throw new UserError(`config: smith:knownHosts: cannot read ${config.knownHosts} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-    }
+    const text = readInputFileSync(config.knownHosts, { what: "smith:knownHosts file" });
     knownHosts = parseKnownHosts(text, config.knownHosts);
   }
   const keys = resolveHostKeys(planned, { knownHosts, knownHostsPath: config.knownHosts, requireHostKeys: config.requireHostKeys });

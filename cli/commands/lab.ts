@@ -18,6 +18,8 @@ interface UpFlags {
   clusters: number;
   regions: number;
   rebootDelay: number;
+  withProd?: boolean;
+  prodClusters: number;
 }
 
 /** `smith lab up|status|down|fault`: a fleet of real Debian machines on this host (root only). */
@@ -30,10 +32,12 @@ export const registerLab: RegisterCommand = (program) => {
     .option("--machines <n>", "machines, the test machine included", intFlag("machines"), DEFAULT_SHAPE.machines)
     .option("--clusters <n>", "carrier clusters", intFlag("clusters"), DEFAULT_SHAPE.clusters)
     .option("--regions <n>", "regions", intFlag("regions"), DEFAULT_SHAPE.regions)
+    .option("--with-prod", "add production machines (ap-south and eu-west clusters with haproxy pairs) and write Pulumi.lab-dev.yaml / Pulumi.lab-prod.yaml for waves/pipeline.lab.yaml")
+    .option("--prod-clusters <n>", "production clusters with --with-prod", intFlag("prod-clusters"), 2)
     .option("--reboot-delay <s>", "seconds a machine stays down when it reboots", intFlag("reboot-delay"), DEFAULT_REBOOT_DELAY)
     .action(async (f: UpFlags) => {
       const log = (l: string) => process.stderr.write(`lab: ${l}\n`);
-      const r = await labUp({ shape: { machines: f.machines, clusters: f.clusters, regions: f.regions }, rebootDelaySeconds: f.rebootDelay, log });
+      const r = await labUp({ shape: { machines: f.machines, clusters: f.clusters, regions: f.regions, ...(f.withProd ? { prodClusters: f.prodClusters } : {}) }, rebootDelaySeconds: f.rebootDelay, log });
       const s = r.state;
       if (r.alreadyRunning) {
         process.stdout.write(`lab already running: ${s.machines.length} machines, mirror ${s.repoUrl} ('smith lab down' to stop it)\n`);
@@ -41,7 +45,7 @@ export const registerLab: RegisterCommand = (program) => {
       }
       process.stdout.write(
         `lab up: ${s.machines.length} machines reachable in ${r.seconds.machines.toFixed(1)} s (${r.seconds.total.toFixed(1)} s in all)\n` +
-          `mirror ${s.repoUrl}/builds/{1,2,3}/  key ${s.keyPath}\ninventory ${s.inventoryPath}  config Pulumi.lab.yaml\n`,
+          `mirror ${s.repoUrl}/builds/{1,2,3}/ (builds config .smith/lab/builds.yaml)  key ${s.keyPath}\ninventory ${s.inventoryPath}  config Pulumi.lab.yaml\n`,
       );
     });
 

@@ -22,7 +22,7 @@ export interface ClusterRolloutArgs {
 export class ClusterRollout extends pulumi.ComponentResource {
   /** The node components, in plan order. */
   public readonly nodes: NodePatch[];
-  /** The healthcheck of the last node of every chain: the cluster is done when all are. */
+  /** The end (healthcheck or afterHealth hooks) of the last node of every chain: the cluster is done when all are. */
   public readonly last: pulumi.Resource[];
 
   constructor(name: string, args: ClusterRolloutArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -30,17 +30,18 @@ export class ClusterRollout extends pulumi.ComponentResource {
     super("smith:fleet:ClusterRollout", name, { nodes: args.nodes.length, concurrency: args.concurrency ?? 1 }, opts);
     const chains = chainIndexes(args.nodes.length, args.concurrency ?? 1);
     this.nodes = [];
-    const lastOfChain = new Map<number, pulumi.Resource>();
+    const lastOfChain = new Map<number, pulumi.Resource[]>();
     args.nodes.forEach((target, i) => {
       const { previous, chain } = chains[i];
-      const after = previous === undefined ? (args.after ?? []) : [this.nodes[previous].health];
+      const after = previous === undefined ? (args.after ?? []) : this.nodes[previous].last;
+      const { hooks, ...settings } = args.settings;
       // Named after the machine alone (unique fleet-wide): a machine that moves to another wave
       // or phase keeps its URN, so the move is not a re-patch.
-      const node = new NodePatch(target.machine.name, { ...args.settings, ...target, after }, { parent: this });
+      const node = new NodePatch(target.machine.name, { ...settings, ...target, hooks: hooks?.(target.machine), after }, { parent: this });
       this.nodes.push(node);
-      lastOfChain.set(chain, node.health);
+      lastOfChain.set(chain, node.last);
     });
-    this.last = [...lastOfChain.values()];
+    this.last = [...lastOfChain.values()].flat();
     this.registerOutputs({ nodes: this.nodes.length });
   }
 }

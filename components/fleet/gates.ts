@@ -15,6 +15,8 @@ export interface RolloutOutput {
   finishedAt: string | null;
   nodes: number;
   held: string[];
+  /** Machines `smith rollout` halted for this build (smith:halted): they and the rest of their cluster wait. */
+  halted?: string[];
 }
 
 export interface GateInputs {

@@ -4,7 +4,19 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import type { Machine } from "../../src/inventory/schema";
-import { agentCopyPath, healthDialDelayMs, isFreshPatch, nodeHealthCommand, nodePatchCommand, nodeRebootCommand } from "./node-commands";
+import type { RebootProber } from "./boot-probe";
+import type { NodeHookContext, NodeHooks } from "./hooks";
+import {
+  agentCopyPath,
+  chainRevision,
+  hostKeyFingerprint,
+  isFreshPatch,
+  nodeHealthCommand,
+  nodePatchCommand,
+  PATCH_TIMEOUT_MARGIN_MINUTES,
+  REBOOT_NUDGE_AFTER_MS,
+  rebootProbeDelayMs,
+} from "./node-commands";
 import { nodeSummary, rebootOutcome } from "./reports";
 
 /** When this program run started (module load): patch reports older than that are stored results. */
@@ -18,7 +30,8 @@ export interface NodePatchArgs {
   machine: Machine;
   /**
    * The build to patch to. For a node of a held wave: the build it was last patched to, so
-   * nothing changes. Triggers: a different build replaces (re-runs) every command.
+   * nothing changes. With every other input that changes what the node's commands do, it is in
+   * the triggers of the whole chain: a change replaces (re-runs) the chain in order.
    */
   build: string;
   /** Base URL of the apt repository (`<repoUrl>/builds/<build>`). */
@@ -28,7 +41,8 @@ export interface NodePatchArgs {
   /**
    * The machine's SSH host key (one authorized_keys-format line), pinned on every command.
    * Defaults to none, which @pulumi/command treats as "accept any key": callers allow that only
-   * when `smith:requireHostKeys` is false.
+   * on lab stacks with `smith:requireHostKeys` false. Its fingerprint is part of the chain's
+   * triggers: a new host key (a reinstalled machine) is a new machine, patched again.
    */
   hostKey?: string;
   /** SSH user for a machine whose inventory sets no `user`. Defaults to "root"; others use `sudo -n`. */
@@ -38,12 +52,17 @@ export interface NodePatchArgs {
   /** sha256 (hex) of the agent file. Defaults to hashing `agentPath` (cached per path). */
   agentSha256?: string;
   /**
-   * Resources the patch must wait for: the previous node's healthcheck in the cluster, the
-   * previous wave, gates. Defaults to none. The agent copy does not wait (it changes nothing).
+   * Resources the node waits for: the previous node of its cluster chain, the previous wave,
+   * gates. Defaults to none. The agent copy, the `beforePatch` hooks and the patch wait for them.
    */
   after?: pulumi.Resource[];
-  /** Bound on waiting for the machine to come back and pass its healthchecks. Defaults to 15. */
+  /** Bound on waiting for the reboot and on the healthcheck, each. Defaults to 15. */
   healthTimeoutMinutes?: number;
+  /**
+   * The agent's `--max-runtime` for `patch`, in minutes. Defaults to 30 (the agent's default).
+   * The patch step's Pulumi timeout is this plus PATCH_TIMEOUT_MARGIN_MINUTES.
+   */
+  patchTimeoutMinutes?: number;
   /** Seconds between the agent's answer and the reboot. Defaults to the agent's default (5). */
   rebootDelaySeconds?: number;
   /**
@@ -54,36 +73,60 @@ export interface NodePatchArgs {
   /**
    * `finishedAt` of this node's patch as the previous update recorded it (stack output `nodes`).
    * Defaults to none. A patch report with the same time is a stored result, not a fresh run, so
-   * no reboot is in progress and the healthcheck need not wait for one.
+   * no reboot is in progress and the program does not wait for one.
    */
   previousFinishedAt?: string;
-  /**
-   * The build the previous update recorded for this node (stack output `nodes`). Defaults to
-   * none. While it equals `build`, connection changes are ignored (a rotated key must not re-run
-   * anything); when the build changes the commands are replaced anyway, and they take the
-   * program's current connection, so a rotated key or host key is picked up with the next build.
-   */
+  /** The build the previous update recorded for this node (stack output `nodes`). Defaults to none. */
   previousBuild?: string;
+  /**
+   * The chain revision the previous update recorded (stack output `nodes[].rev`). Defaults to
+   * none. While build and revision are unchanged, connection changes are ignored (a rotated key
+   * must not re-run anything); when either changed the chain is replaced anyway, with the
+   * program's current connection, so a new key or host key is used from then on.
+   */
+  previousRev?: string;
   /** When this update started, to tell fresh patch reports from stored ones. Defaults to module load time. */
   programStartedAt?: Date;
+  /**
+   * Waits until a machine whose reboot the patch step scheduled has rebooted, before the
+   * healthcheck runs. Defaults to none: the healthcheck then dials at once and retries
+   * (`dialErrorLimit: -1`), which can find the old boot (unit tests and previews only).
+   */
+  rebootProber?: RebootProber;
+  /** Steps before the patch and after the healthcheck (Kubernetes drain/uncordon). Defaults to none. */
+  hooks?: NodeHooks;
 }
 
 /** What every node of a rollout shares: set once from stack config. */
 export type NodeSettings = Pick<
   NodePatchArgs,
-  "repoUrl" | "privateKey" | "sshUser" | "agentPath" | "agentSha256" | "healthTimeoutMinutes" | "rebootDelaySeconds" | "programStartedAt"
->;
+  | "repoUrl"
+  | "privateKey"
+  | "sshUser"
+  | "agentPath"
+  | "agentSha256"
+  | "healthTimeoutMinutes"
+  | "patchTimeoutMinutes"
+  | "rebootDelaySeconds"
+  | "programStartedAt"
+  | "rebootProber"
+> & {
+  /** Hooks per machine (e.g. only for Kubernetes nodes). Defaults to none. */
+  hooks?: (machine: Machine) => NodeHooks | undefined;
+};
 
 /** What differs per node. */
-export type NodeTarget = Pick<NodePatchArgs, "machine" | "build" | "hostKey" | "frozen" | "previousFinishedAt" | "previousBuild">;
+export type NodeTarget = Pick<NodePatchArgs, "machine" | "build" | "hostKey" | "frozen" | "previousFinishedAt" | "previousBuild" | "previousRev">;
 
 /** Every input of remote.Command, for frozen nodes: the stored state wins over the program. */
 const FROZEN_COMMAND_FIELDS = ["connection", "create", "update", "delete", "triggers", "logging", "environment", "stdin", "addPreviousOutputInEnv"];
 const FROZEN_COPY_FIELDS = ["connection", "source", "remotePath", "triggers"];
 
 /**
- * `smith:fleet:NodePatch`: one machine. Copies the agent (content-addressed), patches it to the
- * build, reboots it if the agent says so, and waits for it to come back healthy.
+ * `smith:fleet:NodePatch`: one machine, three resources in a chain. `<m>-agent` copies the agent
+ * (content-addressed); `<m>-patch` verifies or installs it, patches to the build and schedules
+ * the reboot when the machine needs one (one SSH session); the program then waits until the
+ * machine has really rebooted; `<m>-health` checks it came back healthy.
  */
 export class NodePatch extends pulumi.ComponentResource {
   /** The inventory name of the machine. */
@@ -92,112 +135,154 @@ export class NodePatch extends pulumi.ComponentResource {
   public readonly build: pulumi.Output<string>;
   public readonly startedAt: pulumi.Output<string | null>;
   public readonly finishedAt: pulumi.Output<string | null>;
-  /** The agent scheduled a reboot in the patch run. */
+  /** The patch step scheduled a reboot. */
   public readonly rebooted: pulumi.Output<boolean>;
   /** Number of packages installed, upgraded or removed. */
   public readonly packagesChanged: pulumi.Output<number>;
+  /** `SHA256:…` of the pinned host key ("none" when unverified): recorded in the `nodes` output. */
+  public readonly hostKeyFingerprint: string;
+  /** The chain revision (chainRevision): recorded in the `nodes` output. */
+  public readonly revision: string;
   public readonly agentCopy: remote.CopyToRemote;
   public readonly patch: remote.Command;
-  public readonly reboot: remote.Command;
-  /** The last resource of the node: dependents wait for it. */
   public readonly health: remote.Command;
+  /** The end of the node: the next node of the chain waits for these (health, or the afterHealth hooks). */
+  public readonly last: pulumi.Resource[];
 
   constructor(name: string, args: NodePatchArgs, opts?: pulumi.ComponentResourceOptions) {
     super("smith:fleet:NodePatch", name, recordedInputs(args), opts);
     const m = args.machine;
     this.machineName = m.name;
     const user = m.user ?? args.sshUser ?? "root";
+    const port = m.port ?? 22;
     const agentPath = args.agentPath ?? DEFAULT_AGENT_PATH;
     const sha = args.agentSha256 ?? agentSha256(agentPath);
     const healthMinutes = args.healthTimeoutMinutes ?? 15;
+    const patchMinutes = args.patchTimeoutMinutes ?? 30;
+    const maxRuntimeSeconds = args.patchTimeoutMinutes === undefined ? undefined : patchMinutes * 60;
     const frozen = args.frozen ?? false;
+    const after = args.after ?? [];
+    this.hostKeyFingerprint = hostKeyFingerprint(args.hostKey);
+    this.revision = chainRevision({
+      repoUrl: args.repoUrl,
+      user,
+      host: m.host,
+      port,
+      role: m.role,
+      agentSha256: sha,
+      rebootDelaySeconds: args.rebootDelaySeconds,
+      maxRuntimeSeconds,
+      hostKeyFingerprint: this.hostKeyFingerprint,
+    });
+    // Every resource of the chain has the same triggers: any change replaces all of them, in
+    // chain order (each waits for the one before), so no step ever re-runs fleet-wide at once.
+    const triggers = [args.build, this.revision];
 
     const connection: types.input.remote.ConnectionArgs = {
       host: m.host,
-      port: m.port ?? 22,
+      port,
       user,
       privateKey: args.privateKey,
       ...(args.hostKey ? { hostKey: args.hostKey } : {}),
     };
-    // A rotated key or a changed dial setting must not re-run commands on the whole fleet. But
-    // ignored inputs keep their OLD value even in a replacement, so on a new build (everything
-    // is replaced anyway) the connection is not ignored: the new key takes effect then.
-    const rebuilding = args.previousBuild !== undefined && args.previousBuild !== args.build;
-    const commandOpts = (ignore: string[], dependsOn: pulumi.Resource[]): pulumi.CustomResourceOptions => ({
+    // A rotated key or a changed dial setting must not re-run commands. But ignored inputs keep
+    // their OLD value even in a replacement, so when the chain is replaced anyway (new build or
+    // revision: a new host key among others) the connection is not ignored.
+    const replacing =
+      args.previousBuild !== undefined && (args.previousBuild !== args.build || (args.previousRev !== undefined && args.previousRev !== this.revision));
+    const commandOpts = (ignore: string[], dependsOn: pulumi.Input<pulumi.Resource>[]): pulumi.CustomResourceOptions => ({
       parent: this,
       dependsOn,
-      ignoreChanges: frozen ? ignore : rebuilding ? [] : ["connection"],
+      ignoreChanges: frozen ? ignore : replacing ? [] : ["connection"],
     });
 
+    // In the chain (after `after`): copying changes nothing on the machine, but a new agent
+    // must not be copied to the whole fleet at once either.
     this.agentCopy = new remote.CopyToRemote(
       `${name}-agent`,
       // Relative to the project dir: the state then does not change when the checkout moves.
-      { connection, source: new pulumi.asset.FileAsset(path.relative(process.cwd(), agentPath)), remotePath: agentCopyPath(sha), triggers: [sha] },
-      commandOpts(FROZEN_COPY_FIELDS, []),
+      { connection, source: new pulumi.asset.FileAsset(path.relative(process.cwd(), agentPath)), remotePath: agentCopyPath(sha), triggers },
+      commandOpts(FROZEN_COPY_FIELDS, after),
     );
+
+    const ctx: NodeHookContext = { name, machine: m, build: args.build, previousBuild: args.previousBuild, parent: this, after, triggers, frozen };
+    const before = args.hooks?.beforePatch?.(ctx) ?? [];
 
     this.patch = new remote.Command(
       `${name}-patch`,
       {
         connection,
-        create: nodePatchCommand({ build: args.build, repoUrl: args.repoUrl, user, agentSha256: sha }),
-        triggers: [args.build],
+        create: nodePatchCommand({
+          build: args.build,
+          repoUrl: args.repoUrl,
+          user,
+          agentSha256: sha,
+          maxRuntimeSeconds,
+          rebootDelaySeconds: args.rebootDelaySeconds,
+        }),
+        triggers,
         addPreviousOutputInEnv: false,
         logging: "stderr",
       },
-      commandOpts(FROZEN_COMMAND_FIELDS, [this.agentCopy, ...(args.after ?? [])]),
-    );
-
-    this.reboot = new remote.Command(
-      `${name}-reboot`,
       {
-        connection,
-        create: nodeRebootCommand({ user, delaySeconds: args.rebootDelaySeconds }),
-        triggers: [args.build],
-        addPreviousOutputInEnv: false,
-        logging: "stderr",
+        ...commandOpts(FROZEN_COMMAND_FIELDS, [this.agentCopy, ...after, ...before]),
+        // Explicit: the agent gives up (exit 5) at --max-runtime; Pulumi waits a margin longer.
+        customTimeouts: { create: `${patchMinutes + PATCH_TIMEOUT_MARGIN_MINUTES}m`, update: `${patchMinutes + PATCH_TIMEOUT_MARGIN_MINUTES}m` },
       },
-      commandOpts(FROZEN_COMMAND_FIELDS, [this.patch]),
     );
 
-    const healthCreate = pulumi.all([this.patch.stdout, this.reboot.stdout]).apply(async ([patchOut, rebootOut]) => {
-      const outcome = rebootOutcome(rebootOut);
+    const dryRun = pulumi.runtime.isDryRun();
+    const healthCreate = this.patch.stdout.apply(async (patchOut) => {
+      const reboot = rebootOutcome(patchOut);
       const fresh = isFreshPatch({
         finishedAt: nodeSummary(patchOut, args.build).finishedAt,
         previousFinishedAt: args.previousFinishedAt,
         programStartedAt: args.programStartedAt ?? PROGRAM_STARTED_AT,
       });
-      const wait = healthDialDelayMs({
-        rebooting: outcome.rebooting,
-        fresh: fresh && !frozen,
-        delaySeconds: args.rebootDelaySeconds,
-        dryRun: pulumi.runtime.isDryRun(),
-      });
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      return nodeHealthCommand({ role: m.role, user, reboot: outcome });
+      const delay = rebootProbeDelayMs({ rebooting: reboot.rebooting, fresh: fresh && !frozen, delaySeconds: args.rebootDelaySeconds, dryRun });
+      if (delay !== undefined && args.rebootProber) {
+        const r = await args.rebootProber({
+          host: m.host,
+          port,
+          user,
+          hostKey: args.hostKey,
+          bootIdBefore: reboot.bootId,
+          timeoutMs: healthMinutes * 60_000,
+          initialDelayMs: delay,
+          // A reboot lost on the machine: the agent's health re-queues it (exit 12) when asked.
+          nudge: { command: nodeHealthCommand({ role: m.role, user, reboot }), afterMs: delay + REBOOT_NUDGE_AFTER_MS },
+        });
+        if (!r.rebooted) {
+          // The healthcheck still runs and says why (the agent reschedules a lost reboot).
+          void pulumi.log.warn(`${m.name}: no new boot within ${healthMinutes} min after ${r.probes} probe(s): ${r.lastError ?? "?"}`, this);
+        }
+      }
+      return nodeHealthCommand({ role: m.role, user, reboot });
     });
 
     this.health = new remote.Command(
       `${name}-health`,
       {
-        // Dial until the machine is back from its reboot; customTimeouts bounds the wait.
+        // Dial until sshd accepts logins again (boot, /run/nologin); customTimeouts bounds it.
         connection: { ...connection, dialErrorLimit: -1 },
         create: healthCreate,
-        triggers: [args.build],
+        triggers,
         addPreviousOutputInEnv: false,
         logging: "stderr",
       },
       {
-        ...commandOpts(FROZEN_COMMAND_FIELDS, [this.reboot]),
+        ...commandOpts(FROZEN_COMMAND_FIELDS, [this.patch]),
         customTimeouts: { create: `${healthMinutes}m`, update: `${healthMinutes}m` },
       },
     );
+    const afterHealth = args.hooks?.afterHealth?.({ ...ctx, health: this.health }) ?? [];
+    this.last = afterHealth.length ? afterHealth : [this.health];
 
     // Resolves only once the healthcheck passed: the stack's `rollout` (read by soak gates) must
     // never be written while a node's health is still pending or has failed.
-    const summary = pulumi.all([this.patch.stdout, this.reboot.stdout, this.health.stdout]).apply(([p, r]) => ({
+    const summary = pulumi.all([this.patch.stdout, this.health.stdout]).apply(([p]) => ({
       ...nodeSummary(p, args.build),
-      rebooted: rebootOutcome(r).rebooting,
+      rebooted: rebootOutcome(p).rebooting,
     }));
     this.build = summary.apply((s) => s.build);
     this.startedAt = summary.apply((s) => s.startedAt);

@@ -1,4 +1,5 @@
-import { parsePatchReport, parseRebootReport } from "../../src/agent/report";
+import { z } from "zod";
+import { lastJsonLine, parsePatchReport } from "../../src/agent/report";
 import type { RebootOutcome } from "./node-commands";
 
 /** What a node reports in stack outputs: small on purpose (it is in every checkpoint write). */
@@ -23,7 +24,15 @@ export function nodeSummary(patchStdout: string, build: string): NodeSummary {
   };
 }
 
-export function rebootOutcome(rebootStdout: string): RebootOutcome {
-  const r = parseRebootReport(rebootStdout);
-  return { rebooting: r.rebooting, bootId: r.bootId };
+/** The two fields the patch step adds to the agent's patch line (`patch --reboot-if-required`). */
+const RebootFieldsSchema = z.object({ rebooting: z.boolean().default(false), bootId: z.string().default("") });
+
+/**
+ * Whether the patch step scheduled a reboot, and the boot id before it. A line without the
+ * fields (a patch that scheduled nothing, or an older state) is "no reboot".
+ */
+export function rebootOutcome(patchStdout: string): RebootOutcome {
+  parsePatchReport(patchStdout); // an agent error line fails here, with the agent's message
+  const r = RebootFieldsSchema.safeParse(lastJsonLine(patchStdout, "patch report"));
+  return r.success ? r.data : { rebooting: false, bootId: "" };
 }

@@ -1,6 +1,7 @@
 import type { Machine } from "../../src/inventory/schema";
 import type { Plan } from "../../src/plan/types";
 import type { RolloutOutput, WaveDecision } from "./gates";
+import { hostKeyFingerprint } from "./node-commands";
 import type { NodeTarget } from "./node-patch";
 import type { WaveCluster } from "./patch-wave";
 
@@ -15,6 +16,10 @@ export interface NodeRecord {
   rebooted: boolean;
   finishedAt: string | null;
   changed: number;
+  /** `SHA256:…` of the host key the node was patched through ("none": unverified). Older outputs lack it. */
+  hostKey?: string;
+  /** The node chain's revision (chainRevision). Older outputs lack it. */
+  rev?: string;
 }
 
 /** Reads the previous `nodes` output; malformed entries are dropped (treated as never patched). */
@@ -30,6 +35,8 @@ export function asNodeRecords(v: unknown): Map<string, NodeRecord> {
       rebooted: r.rebooted === true,
       finishedAt: typeof r.finishedAt === "string" ? r.finishedAt : null,
       changed: typeof r.changed === "number" ? r.changed : 0,
+      ...(typeof r.hostKey === "string" ? { hostKey: r.hostKey } : {}),
+      ...(typeof r.rev === "string" ? { rev: r.rev } : {}),
     });
   }
   return out;
@@ -53,6 +60,8 @@ export interface WaveInput {
  * Node targets per wave. A running wave patches every planned node to `build`. A held wave
  * registers only nodes an earlier update patched, frozen at the build they got, so holding a
  * wave never deletes or changes what is already done; never-patched nodes stay unregistered.
+ * A machine whose host key differs from the one its record was patched through was reinstalled
+ * under the same name: it is a new machine (no record), so it is patched again (issue 9 §9).
  */
 export function rolloutWaves(
   plan: Plan,
@@ -60,7 +69,12 @@ export function rolloutWaves(
   decisions: readonly WaveDecision[],
   previous: ReadonlyMap<string, NodeRecord>,
   hostKeys: ReadonlyMap<string, string | undefined>,
+  halted: ReadonlySet<string> = new Set(),
 ): WaveInput[] {
+  // Clusters with a halted machine (smith:halted): it and every node after it in plan order,
+  // later waves included, are held like a closed gate, so the cluster stops there and later
+  // waves do not wait for it.
+  const haltedClusters = new Set<string>();
   return plan.waves.map((w, i) => {
     const decision = decisions[i];
     if (!decision || decision.wave !== w.name) throw new Error(`rolloutWaves: no decision for wave ${w.name}`);
@@ -70,12 +84,17 @@ export function rolloutWaves(
       const nodes: NodeTarget[] = [];
       for (const name of c.nodes) {
         planned++;
+        if (halted.has(name)) haltedClusters.add(c.cluster);
+        const clusterHalted = haltedClusters.has(c.cluster);
         const machine = machines.get(name);
         if (!machine) throw new Error(`rolloutWaves: plan names unknown machine ${name}`);
+        const hostKey = hostKeys.get(name);
         const prev = previous.get(name);
-        const base = { machine, hostKey: hostKeys.get(name), previousFinishedAt: prev?.finishedAt ?? undefined, previousBuild: prev?.build };
-        if (!decision.held) nodes.push({ ...base, build: plan.build });
-        else if (prev) nodes.push({ ...base, build: prev.build, frozen: true });
+        // previousRev differs for a reinstalled machine (the host key is in the revision): its
+        // chain is replaced, with the new connection. A held wave does not register it at all.
+        const base = { machine, hostKey, previousFinishedAt: prev?.finishedAt ?? undefined, previousBuild: prev?.build, previousRev: prev?.rev };
+        if (!decision.held && !clusterHalted) nodes.push({ ...base, build: plan.build });
+        else if (prev && sameMachine(prev, hostKey)) nodes.push({ ...base, build: prev.build, frozen: true });
         else continue;
         registered++;
       }
@@ -93,6 +112,12 @@ export function rolloutWaves(
   });
 }
 
+/** The record, unless it was written for a machine with another host key (then undefined). */
+export function sameMachine(prev: NodeRecord | undefined, hostKey: string | undefined): NodeRecord | undefined {
+  if (prev === undefined || prev.hostKey === undefined) return prev;
+  return prev.hostKey === hostKeyFingerprint(hostKey) ? prev : undefined;
+}
+
 /** A registered node's result, as NodePatch outputs resolve. */
 export interface NodeResult {
   name: string;
@@ -101,13 +126,17 @@ export interface NodeResult {
   finishedAt: string | null;
   packagesChanged: number;
   frozen: boolean;
+  /** NodePatch.hostKeyFingerprint. */
+  hostKey: string;
+  /** NodePatch.revision. */
+  rev: string;
 }
 
-/** The `nodes` stack output: name → {build, rebooted, finishedAt, changed}, sorted by name. */
+/** The `nodes` stack output: name → {build, rebooted, finishedAt, changed, hostKey, rev}, sorted by name. */
 export function nodesOutput(results: readonly NodeResult[]): Record<string, NodeRecord> {
   const out: Record<string, NodeRecord> = {};
   for (const r of [...results].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    out[r.name] = { build: r.build, rebooted: r.rebooted, finishedAt: r.finishedAt, changed: r.packagesChanged };
+    out[r.name] = { build: r.build, rebooted: r.rebooted, finishedAt: r.finishedAt, changed: r.packagesChanged, hostKey: r.hostKey, rev: r.rev };
   }
   return out;
 }
@@ -118,14 +147,14 @@ export function nodesOutput(results: readonly NodeResult[]): Record<string, Node
  * the latest agent-reported finish of this build, so an unchanged re-run keeps it (the soak
  * clock does not restart).
  */
-export function rolloutOutput(build: string, waves: readonly WaveInput[], results: readonly NodeResult[]): RolloutOutput {
+export function rolloutOutput(build: string, waves: readonly WaveInput[], results: readonly NodeResult[], halted: readonly string[] = []): RolloutOutput {
   const held = waves.filter((w) => w.held).map((w) => w.name);
   let finishedAt: string | null = null;
   for (const r of results) {
     if (r.frozen || r.build !== build || r.finishedAt === null) continue;
     if (finishedAt === null || Date.parse(r.finishedAt) > Date.parse(finishedAt)) finishedAt = r.finishedAt;
   }
-  return { build, complete: held.length === 0, finishedAt, nodes: results.length, held };
+  return { build, complete: held.length === 0, finishedAt, nodes: results.length, held, ...(halted.length ? { halted: [...halted].sort() } : {}) };
 }
 
 /** The `waves` stack output: one line per wave. */

@@ -82,6 +82,20 @@ boot() {
   # Each boot has its own boot id, so "did it reboot?" works as on a real machine.
   mount --bind "$M/boot_id" "$R/proc/sys/kernel/random/boot_id"
   mount -o remount,bind,ro "$R/proc/sys/kernel/random/boot_id"
+  # The running kernel: the newest /boot/vmlinuz-<release> installed at boot (the one a bootloader
+  # would pick), published at /proc/sys/kernel/osrelease as a real kernel does; the agent compares
+  # it with the newest installed image to see that a reboot is needed.
+  kernel=""
+  for k in "$R"/boot/vmlinuz-*; do
+    [ -f "$k" ] || continue
+    k=${k##*/vmlinuz-}
+    if [ -z "$kernel" ] || dpkg --compare-versions "$k" gt "$kernel"; then kernel=$k; fi
+  done
+  if [ -n "$kernel" ]; then
+    printf '%s\n' "$kernel" >"$M/osrelease"
+    mount --bind "$M/osrelease" "$R/proc/sys/kernel/osrelease"
+    mount -o remount,bind,ro "$R/proc/sys/kernel/osrelease"
+  fi
   mount -t tmpfs -o mode=755,size=16m tmpfs "$R/dev"
   mknod -m 666 "$R/dev/null" c 1 3
   mknod -m 666 "$R/dev/zero" c 1 5

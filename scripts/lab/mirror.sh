@@ -1,7 +1,7 @@
 #!/bin/sh
-# The lab's apt mirror: smith builds published with aptly, served over HTTP on loopback.
-#   mirror.sh build        demo packages -> aptly repos -> snapshots build-N -> LAB/www/builds/N (signed)
-#   mirror.sh start PORT   serve LAB/www on http://127.0.0.1:PORT/ (detached, pid file)
+# The lab's apt side, for src/lab/builds.ts (which makes the builds with smith build + smith sync):
+#   mirror.sh prepare      the lab signing key (prints its fingerprint) and the demo packages (LAB/debs)
+#   mirror.sh start PORT   serve LAB/www (upstream/, mirror-a/, mirror-b/) on http://127.0.0.1:PORT/ (detached, pid file)
 #   mirror.sh stop
 set -eu
 # shellcheck source-path=SCRIPTDIR source=common.sh
@@ -10,12 +10,8 @@ set -eu
 WWW=$LAB_DIR/www
 GNUPGHOME=$LAB_DIR/gnupg
 export GNUPGHOME
-CONF=$LAB_DIR/aptly.conf
 PIDFILE=$LAB_DIR/mirror.pid
 KEYRING=$LAB_DIR/smith-lab.gpg
-BUILDS="1 2 3"
-
-aptly_() { aptly -config="$CONF" "$@"; }
 
 # gpg starts an agent for signing; nothing of the lab may outlive `lab down`.
 stop_agent() {
@@ -36,48 +32,31 @@ ensure_key() {
   [ -n "$FPR" ] || die "no signing key in $GNUPGHOME; remove $KEYRING and retry"
 }
 
-build() {
+prepare() {
   need_tools aptly gpg dpkg-deb
-  mkdir -p "$LAB_DIR"
-  # Rebuild only when the package recipes changed: publishing is the slow part of `lab up`.
-  stamp=$(cat "$LAB_SCRIPTS/pkgs.sh" "$LAB_SCRIPTS/mirror.sh" | sha256sum | cut -c1-16)
+  mkdir -p "$LAB_DIR" "$WWW"
   ensure_key
-  if [ "$(cat "$LAB_DIR/mirror.stamp" 2>/dev/null)" = "$stamp" ] && [ -f "$WWW/builds/3/dists/smith/InRelease" ]; then
-    return 0
+  # The demo packages, rebuilt only when their recipe changed.
+  stamp=$(sha256sum <"$LAB_SCRIPTS/pkgs.sh" | cut -c1-16)
+  if [ "$(cat "$LAB_DIR/debs.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -d "$LAB_DIR/debs/build-1" ]; then
+    rm -rf "$LAB_DIR/debs"
+    "$LAB_SCRIPTS/pkgs.sh" "$LAB_DIR/debs"
+    printf '%s\n' "$stamp" >"$LAB_DIR/debs.stamp"
   fi
-  rm -rf "$LAB_DIR/aptly" "$WWW" "$LAB_DIR/debs"
-  "$LAB_SCRIPTS/pkgs.sh" "$LAB_DIR/debs"
-  cat >"$CONF" <<JSON
-{
-  "rootDir": "$LAB_DIR/aptly",
-  "architectures": ["amd64"],
-  "gpgProvider": "gpg2",
-  "FileSystemPublishEndpoints": { "lab": { "rootDir": "$WWW", "linkMethod": "copy" } }
-}
-JSON
-  for n in $BUILDS; do
-    aptly_ repo create -distribution=smith -component=main "smith-build-$n" >/dev/null
-    aptly_ repo add "smith-build-$n" "$LAB_DIR/debs/build-$n" >/dev/null
-    aptly_ snapshot create "build-$n" from repo "smith-build-$n" >/dev/null
-    aptly_ publish snapshot -distribution=smith -component=main -architectures=amd64 \
-      -gpg-key="$FPR" -batch "build-$n" "filesystem:lab:builds/$n" >/dev/null
-  done
-  printf '%s\n' "$stamp" >"$LAB_DIR/mirror.stamp"
-  stop_agent
-  log "mirror: builds $BUILDS published in $WWW"
+  printf '%s\n' "$FPR"
 }
 
 start() {
   port=${1:?usage: mirror.sh start PORT}
   if pid_alive "$PIDFILE"; then return 0; fi
-  [ -d "$WWW/builds" ] || die "nothing published yet; run mirror.sh build"
+  [ -d "$WWW" ] || die "nothing to serve yet; run mirror.sh prepare"
   # Debian's python3, not whatever python3 comes first on PATH.
   py=/usr/bin/python3
   [ -x "$py" ] || py=$(command -v python3) || die "missing tools: python3; run scripts/install-deps.sh"
   setsid "$py" -m http.server --bind 127.0.0.1 --directory "$WWW" "$port" </dev/null >"$LAB_DIR/mirror.log" 2>&1 &
   echo $! >"$PIDFILE"
   i=0
-  until curl -fsS -o /dev/null "http://127.0.0.1:$port/builds/1/dists/smith/InRelease" 2>/dev/null; do
+  until curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; do
     i=$((i + 1))
     [ $i -lt 100 ] || die "mirror did not answer on 127.0.0.1:$port; see $LAB_DIR/mirror.log"
     pid_alive "$PIDFILE" || die "mirror exited; see $LAB_DIR/mirror.log"
@@ -94,8 +73,8 @@ stop() {
 }
 
 case ${1:-} in
-  build) build ;;
+  prepare) prepare ;;
   start) shift; start "$@" ;;
   stop) stop ;;
-  *) die "usage: mirror.sh build | start PORT | stop" ;;
+  *) die "usage: mirror.sh prepare | start PORT | stop" ;;
 esac

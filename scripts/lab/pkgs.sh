@@ -28,20 +28,14 @@ build_pkg() {
 
 kernel() { # VERSION BUILD DIR
   d=$3/smith-demo-kernel
-  control smith-demo-kernel "$1" "$d" "demo kernel: asks for a reboot when installed"
-  mkdir -p "$d/usr/share/smith-demo"
+  control smith-demo-kernel "$1" "$d" "demo kernel: an image in /boot that runs after the next boot"
+  mkdir -p "$d/usr/share/smith-demo" "$d/boot"
   printf '%s\n' "$2" >"$d/usr/share/smith-demo/build"
   printf '%s\n' "$1" >"$d/usr/share/smith-demo/kernel-version"
-  cat >"$d/DEBIAN/postinst" <<'EOF'
-#!/bin/sh
-set -e
-# Like a kernel package: the new version only runs after a reboot.
-if [ "$1" = configure ]; then
-  touch /var/run/reboot-required
-  echo smith-demo-kernel >>/var/run/reboot-required.pkgs
-fi
-EOF
-  chmod 755 "$d/DEBIAN/postinst"
+  # The image: its name carries the kernel release, as Debian's /boot/vmlinuz-<release> does. It
+  # does NOT touch /var/run/reboot-required: the agent must see that the running kernel (the lab
+  # boot publishes the newest image at /proc/sys/kernel/osrelease) is older than the newest one.
+  printf 'smith demo kernel %s\n' "$1" >"$d/boot/vmlinuz-$1-smith-demo"
 }
 
 conf() { # VERSION BUILD DIR
@@ -55,7 +49,8 @@ conf() { # VERSION BUILD DIR
 
 svc() { # VERSION BUILD DIR
   d=$3/smith-demo-svc
-  control smith-demo-svc "$1" "$d" "demo service with a health endpoint" "perl-base, bash"
+  # A versioned dependency, so a held conf keeps svc back too (an unmet dependency).
+  control smith-demo-svc "$1" "$d" "demo service with a health endpoint" "perl-base, bash, smith-demo-conf (>= $1)"
   mkdir -p "$d/usr/lib/smith-demo" "$d/usr/sbin" "$d/etc/smith-lab/boot.d" "$d/etc/smith/health.d"
   cat >"$d/usr/lib/smith-demo/svc" <<EOF
 #!/usr/bin/perl

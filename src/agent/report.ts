@@ -7,6 +7,13 @@ import { z } from "zod";
 
 const nonNegInt = z.number().int().nonnegative();
 
+/**
+ * Why a reboot is needed: `reboot-required` (/var/run/reboot-required), `kernel` (the running
+ * kernel is older than the newest installed), `deleted-libraries` (processes use replaced code).
+ * Unknown words from newer agents pass as strings.
+ */
+export const RebootReasonSchema = z.string();
+
 export const ChangedPackageSchema = z.object({
   name: z.string(),
   /** null: newly installed. */
@@ -23,6 +30,12 @@ export const PatchReportSchema = z.object({
   /** All differences; `changed` lists at most 200. Older agents omit it. */
   changedCount: nonNegInt.optional(),
   rebootRequired: z.boolean(),
+  /** Why a reboot is needed (empty when it is not). Older agents omit it. */
+  rebootReasons: z.array(RebootReasonSchema).optional(),
+  /** `patch --reboot-if-required` scheduled the reboot. Older agents omit it. */
+  rebooting: z.boolean().optional(),
+  /** Boot id when the patch ran: health's `--boot-id-before` after a reboot. Older agents omit it. */
+  bootId: z.string().optional(),
   attempts: nonNegInt,
   startedAt: z.string(),
   finishedAt: z.string(),
@@ -32,6 +45,10 @@ export const PatchReportSchema = z.object({
 export const RebootReportSchema = z.object({
   rebooting: z.boolean(),
   bootId: z.string(),
+  /** Older agents omit it. */
+  reasons: z.array(RebootReasonSchema).optional(),
+  /** Seconds until the reboot (the agent raises anything below 2). Older agents omit it. */
+  delay: nonNegInt.optional(),
 });
 
 export const HealthCheckSchema = z.object({
@@ -40,10 +57,19 @@ export const HealthCheckSchema = z.object({
   detail: z.string(),
 });
 
+/**
+ * With `--boot-id-before`: `done` (rebooted), `none` (no reboot was scheduled from that boot),
+ * `pending` (scheduled, not happened yet: exit 12), `rescheduled` (it was lost; scheduled again: exit 12).
+ */
+export const HealthRebootSchema = z.enum(["none", "done", "pending", "rescheduled"]);
+
 export const HealthReportSchema = z.object({
   healthy: z.boolean(),
   bootId: z.string(),
+  reboot: HealthRebootSchema.optional(),
   checks: z.array(HealthCheckSchema),
+  /** The health run's own time on the machine (a machine-side figure for benches). Older agents omit it. */
+  durationMs: nonNegInt.optional(),
 });
 
 /** What every failing agent run prints (patch adds its own fields). */
@@ -51,6 +77,8 @@ export const AgentErrorLineSchema = z
   .object({
     error: z.string(),
     exitCode: z.number().int(),
+    /** Packages the failure is about: kept back (exit 8), to be removed (10), failing in apt/dpkg (5). */
+    packages: z.array(z.string()).optional(),
   })
   .loose();
 
@@ -68,6 +96,7 @@ export type PatchReport = z.infer<typeof PatchReportSchema>;
 export type RebootReport = z.infer<typeof RebootReportSchema>;
 export type HealthCheck = z.infer<typeof HealthCheckSchema>;
 export type HealthReport = z.infer<typeof HealthReportSchema>;
+export type HealthReboot = z.infer<typeof HealthRebootSchema>;
 export type AgentErrorLine = z.infer<typeof AgentErrorLineSchema>;
 export type StatusReport = z.infer<typeof StatusReportSchema>;
 
@@ -144,6 +173,16 @@ export function parseRebootReport(stdout: string): RebootReport {
 /** Parses a health line, healthy or not: an unhealthy machine still reports its checks (exit 6). */
 export function parseHealthReport(stdout: string): HealthReport {
   return parseWith(HealthReportSchema, "health report", stdout);
+}
+
+/**
+ * What a health run means for the caller: `healthy`, `unhealthy` (exit 6: stop, call a human), or
+ * `reboot-pending` (exit 12: the reboot has not happened yet, or was lost and is scheduled again;
+ * ask again after a few seconds, within the caller's bound).
+ */
+export function healthOutcome(report: HealthReport): "healthy" | "unhealthy" | "reboot-pending" {
+  if (report.reboot === "pending" || report.reboot === "rescheduled") return "reboot-pending";
+  return report.healthy ? "healthy" : "unhealthy";
 }
 
 export function parseStatusReport(stdout: string): StatusReport {

@@ -15,6 +15,8 @@ export const CONFIG_NAMESPACE = "smith";
 const POSITIVE_INT = /^[1-9][0-9]*$/;
 const NON_NEGATIVE_INT = /^(0|[1-9][0-9]*)$/;
 /** `<wave>@<build>`: a wave name (phases are `<wave>/phase-<i>`) and the build it is approved for. */
+/** `<machine>@<build>`: a machine halted for one build. */
+const HALTED = /^[A-Za-z0-9][A-Za-z0-9._-]*@[1-9][0-9]*$/;
 const APPROVAL = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/phase-[1-9][0-9]*)?@[1-9][0-9]*$/;
 
 const httpUrl = z.string().refine(
@@ -29,6 +31,16 @@ const httpUrl = z.string().refine(
   { message: "must be an http(s) URL" },
 );
 
+/** A whole number of `unit` in [min, max], as a string; `def` when absent. */
+function boundedInt<D extends number | undefined>(unit: string, min: number, max: number, def: D) {
+  return z
+    .string()
+    .regex(NON_NEGATIVE_INT, { message: `must be a whole number of ${unit}` })
+    .refine((v) => Number(v) >= min && Number(v) <= max, { message: `must be between ${min} and ${max} ${unit}` })
+    .optional()
+    .transform((v): number | D => (v === undefined ? def : Number(v)));
+}
+
 const boolString = (def: boolean) =>
   z
     .enum(["true", "false"], { message: "must be true or false" })
@@ -42,7 +54,10 @@ const boolString = (def: boolean) =>
 export const StackConfigSchema = z
   .object({
     /** The build to patch every machine to: a positive integer, as a string. Required. */
-    build: z.string().regex(POSITIVE_INT, { message: "must be a positive integer like \"42\"" }),
+    build: z
+      .string()
+      .regex(POSITIVE_INT, { message: "must be a positive integer like \"42\"" })
+      .max(9, { message: "must have at most 9 digits" }),
     /** Inventory YAML file(s), relative to the project dir. Required. */
     inventory: z.array(z.string().min(1, { message: "paths must not be empty" })).min(1, { message: "needs at least one path" }),
     /** Wave file, relative to the project dir. Required. */
@@ -63,25 +78,53 @@ export const StackConfigSchema = z
     requireHostKeys: boolString(true),
     /** Organization part of StackReference names (`<org>/smith/<stack>`). Defaults to "organization" (file backend). */
     stackOrg: z.string().regex(SAFE_TOKEN, { message: "must be an organization name" }).default("organization"),
-    /** Bound on waiting for a machine to come back and pass its health checks. Defaults to 15. */
-    healthTimeoutMinutes: z
-      .string()
-      .regex(POSITIVE_INT, { message: "must be a positive whole number of minutes" })
-      .optional()
-      .transform((v) => (v === undefined ? 15 : Number(v))),
-    /** Seconds between the agent exiting and the reboot. Defaults to the agent's default (5). */
-    rebootDelaySeconds: z
-      .string()
-      .regex(NON_NEGATIVE_INT, { message: "must be a whole number of seconds" })
-      .optional()
-      .transform((v) => (v === undefined ? undefined : Number(v))),
+    /**
+     * Bound on waiting for a machine to come back from its reboot and pass its health checks
+     * (the boot-id polling and the health command each). Defaults to 15; at most a day.
+     */
+    healthTimeoutMinutes: boundedInt("minutes", 1, 1440, 15),
+    /**
+     * The agent's own bound on `patch` (`--max-runtime`), in minutes. Defaults to 30 (the agent's
+     * default); 1 to 240. The patch command's Pulumi timeout is this plus PATCH_TIMEOUT_MARGIN_MINUTES,
+     * so Pulumi never gives up on apt before the agent does.
+     */
+    patchTimeoutMinutes: boundedInt("minutes", 1, 240, 30),
+    /** Seconds between the agent's answer and the reboot. Defaults to the agent's default (5); 0 to 3600. */
+    rebootDelaySeconds: boundedInt("seconds", 0, 3600, undefined),
+    /**
+     * Let a non-lab stack keep its state in the checkout-local file backend (`.smith/state`).
+     * Defaults to false: real stacks share one backend, whose lock keeps two checkouts from
+     * patching the same fleet at once (docs/pulumi.md).
+     */
+    allowLocalBackend: boolString(false),
+    // Keys below are read by `smith rollout` (src/pipeline), not by the program, except `halted`.
+    /** Escalation webhook URL (Slack-compatible or PagerDuty Events v2). Must be a secret. */
+    escalationWebhook: z.literal("<secret>").optional(),
+    /** Payload of the escalation webhook. Defaults to slack. */
+    escalationFormat: z.enum(["slack", "pagerduty"], { message: "must be slack or pagerduty" }).optional(),
+    /** PagerDuty Events v2 routing key (integration key). Must be a secret. */
+    escalationRoutingKey: z.literal("<secret>").optional(),
+    /** Per-node retries of patch → reboot → health. Defaults to the pipeline file's. */
+    retries: z.string().regex(NON_NEGATIVE_INT, { message: "must be a whole number" }).optional().transform((v) => (v === undefined ? undefined : Number(v))),
+    /** Seconds before the first retry (doubling). Defaults to the pipeline file's. */
+    retryBackoffSeconds: z.string().regex(NON_NEGATIVE_INT, { message: "must be a whole number of seconds" }).optional().transform((v) => (v === undefined ? undefined : Number(v))),
+    /** Clusters of a wave that may halt before the pipeline stops: a count or `P%`. Defaults to the pipeline file's. */
+    failureBudget: z.string().regex(/^((0|[1-9][0-9]*)|(100|[1-9]?[0-9])%)$/, { message: "must be a count like \"1\" or a percentage like \"10%\"" }).optional(),
+    /**
+     * `<machine>@<build>` entries `smith rollout` writes when a node failed all its retries: for
+     * that build the machine and the rest of its cluster are held (like a closed gate), so the
+     * rest of the fleet goes on. Defaults to none.
+     */
+    halted: z.array(z.string().regex(HALTED, { message: "must be <machine>@<build>" })).default([]),
+    /** Who approved what and when (`smith approve`): `<wave>@<build> by <user> at <ISO time>`. Defaults to none. */
+    approvedBy: z.array(z.string().min(1)).default([]),
   })
   .strict();
 
 type Parsed = z.infer<typeof StackConfigSchema>;
 
 /** The validated configuration, paths absolute. */
-export interface StackConfig extends Omit<Parsed, "sshPrivateKey"> {
+export interface StackConfig extends Omit<Parsed, "sshPrivateKey" | "escalationWebhook" | "escalationRoutingKey"> {
   /** Where the private key comes from: the `smith:sshPrivateKey` secret, or the file at `sshPrivateKeyPath`. */
   privateKeySource: "secret" | "file";
 }
@@ -95,9 +138,9 @@ export interface RawStackConfig {
 }
 
 const KEYS = Object.keys(StackConfigSchema.shape);
-const LIST_KEYS = new Set(["inventory", "approvals"]);
+const LIST_KEYS = new Set(["inventory", "approvals", "halted", "approvedBy"]);
 /** Values never echoed in errors. */
-const SECRET_KEYS = new Set(["sshPrivateKey"]);
+const SECRET_KEYS = new Set(["sshPrivateKey", "escalationWebhook", "escalationRoutingKey"]);
 
 /**
  * Validates the stack config; throws one `UserError` listing every problem as
@@ -115,7 +158,7 @@ export function parseStackConfig(raw: RawStackConfig, projectDir: string): Stack
       continue;
     }
     if (SECRET_KEYS.has(key)) {
-      if (!raw.secret.has(key)) add(key, "must be stored as a secret: pulumi config set --secret smith:sshPrivateKey < KEYFILE");
+      if (!raw.secret.has(key)) add(key, `must be stored as a secret: pulumi config set --secret smith:${key} …`);
       input[key] = "<secret>";
       continue;
     }
@@ -147,7 +190,7 @@ export function parseStackConfig(raw: RawStackConfig, projectDir: string): Stack
 
   const parsed = result.data as Parsed;
   const abs = (p: string) => path.resolve(projectDir, p);
-  const { sshPrivateKey, ...rest } = parsed;
+  const { sshPrivateKey, escalationWebhook, escalationRoutingKey, ...rest } = parsed;
   return {
     ...rest,
     inventory: parsed.inventory.map(abs),
@@ -178,4 +221,14 @@ export function isApproved(approvals: readonly string[], build: string, wave: st
 function show(v: string): string {
   const s = v.length > 80 ? `${v.slice(0, 77)}...` : v;
   return JSON.stringify(s);
+}
+
+/** Machines halted for `build` (`smith:halted` entries `<machine>@<build>`). */
+export function haltedFor(halted: readonly string[], build: string): Set<string> {
+  const out = new Set<string>();
+  for (const h of halted) {
+    const at = h.lastIndexOf("@");
+    if (h.slice(at + 1) === build) out.add(h.slice(0, at));
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
-import { promises as fs } from "fs";
 import { UserError, problemsError, Problem } from "../errors";
 import { InventoryFileSchema, Machine } from "./schema";
 import { parseYamlWithSchema } from "./yaml-parse";
+import { readInputFile } from "./read-file";
 
 /**
  * Parses one inventory file. Throws `UserError` naming the file (with line), the field
@@ -51,11 +51,6 @@ function checkUniqueNames(entries: Located[]): void {
   if (problems.length) throw problemsError(problems);
 }
 
-async function readText(path: string): Promise<string> {
-  try {
-    return await fs.readFile(path, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new UserError(`${path}: cannot read inventory file (${code})`);
-  }
+function readText(path: string): Promise<string> {
+  return readInputFile(path, { what: "inventory file" });
 }

@@ -67,6 +67,10 @@ export interface PulumiLabConfig {
   repoUrl: string;
   inventoryPath: string;
   keyPath: string;
+  /** Wave file of the stack. Defaults to waves/lab.yaml. */
+  waves?: string;
+  /** Extra keys set when missing (e.g. smith:rebootDelaySeconds). */
+  defaults?: Record<string, string>;
 }
 
 /**
@@ -82,7 +86,8 @@ export function renderPulumiConfig(existing: string | null, c: PulumiLabConfig):
   };
   setDefault("smith:build", "2");
   setDefault("smith:inventory", c.inventoryPath);
-  setDefault("smith:waves", "waves/lab.yaml");
+  setDefault("smith:waves", c.waves ?? "waves/lab.yaml");
+  for (const [k, v] of Object.entries(c.defaults ?? {})) setDefault(k, v);
   doc.setIn(["config", "smith:repoUrl"], c.repoUrl);
   setDefault("smith:sshUser", "root");
   const hasKey = doc.hasIn(["config", "smith:sshPrivateKey"]) || doc.hasIn(["config", "smith:sshPrivateKeyPath"]);

@@ -2,7 +2,8 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { UserError } from "../errors";
-import { FAULT_KINDS, FaultKind, hostKeyLine, LabMachineState, LabState, renderInventory, renderKnownHosts, renderPulumiConfig } from "./files";
+import { labRepoUrl, makeLabBuilds } from "./builds";
+import { FAULT_KINDS, FaultKind, hostKeyLine, LabMachineState, LabState, PulumiLabConfig, renderInventory, renderKnownHosts, renderPulumiConfig } from "./files";
 import { hostProblem, mountsUnder, pidAlive, portFree, processesUnder, readPidFile, runScript, sleep, sshAnswers } from "./host";
 import { DEFAULT_NETWORK, DEFAULT_SHAPE, LabShape, layoutLab } from "./layout";
 import { LabPaths, labPaths, repoRelative } from "./paths";
@@ -129,11 +130,18 @@ export async function labUp(opts: UpOptions = {}): Promise<UpResult> {
 
     const run = (script: string, args: string[]) => runScript(p.scripts, p.labDir, script, args, log);
     await run("rootfs.sh", []);
-    await run("mirror.sh", ["build"]);
+    const fingerprint = (await run("mirror.sh", ["prepare"])).stdout.trim();
     await ensureLabKey(p);
     const port = await choosePort();
-    const repoUrl = `http://127.0.0.1:${port}`;
+    const repoUrl = labRepoUrl(port);
     await run("mirror.sh", ["start", String(port)]);
+    try {
+      // smith build + smith sync, from the lab's upstream (served by the mirror) to its two mirrors.
+      await makeLabBuilds(p, port, fingerprint, log);
+    } catch (e) {
+      await run("mirror.sh", ["stop"]); // a lab without builds must not count as running
+      throw e;
+    }
     await run("base.sh", [repoUrl]);
 
     log(`starting ${machines.length} machines`);
@@ -175,15 +183,27 @@ export async function labUp(opts: UpOptions = {}): Promise<UpResult> {
     fs.writeFileSync(p.inventoryPath, renderInventory(machines, hostKeys));
     fs.writeFileSync(p.knownHostsPath, renderKnownHosts(state.machines));
     if (p.pulumiConfigPath) {
-      const oldConfig = fs.existsSync(p.pulumiConfigPath) ? fs.readFileSync(p.pulumiConfigPath, "utf8") : null;
-      fs.writeFileSync(
-        p.pulumiConfigPath,
-        renderPulumiConfig(oldConfig, { repoUrl, inventoryPath: repoRelative(p, p.inventoryPath), keyPath: repoRelative(p, p.keyPath) }),
-      );
+      const base = { repoUrl, inventoryPath: repoRelative(p, p.inventoryPath), keyPath: repoRelative(p, p.keyPath) };
+      // With production machines, the pipeline's two lab stacks too (waves/pipeline.lab.yaml).
+      const stacks = [{ file: p.pulumiConfigPath, c: base }, ...(shape.prodClusters ? labPipelineStacks(p.pulumiConfigPath, base, rebootDelaySeconds) : [])];
+      for (const { file, c } of stacks) {
+        const oldConfig = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : null;
+        fs.writeFileSync(file, renderPulumiConfig(oldConfig, c));
+      }
     }
     writeState(p, state);
     return { state, alreadyRunning: false, seconds: { total: (Date.now() - t0) / 1000, machines: machinesSeconds } };
   });
+}
+
+/** `Pulumi.lab-dev.yaml` (waves/lab.yaml) and `Pulumi.lab-prod.yaml` (waves/lab-prod.yaml) beside `Pulumi.lab.yaml`. */
+function labPipelineStacks(labConfigPath: string, base: PulumiLabConfig, rebootDelaySeconds: number): { file: string; c: PulumiLabConfig }[] {
+  const dir = path.dirname(labConfigPath);
+  const defaults = { "smith:rebootDelaySeconds": String(rebootDelaySeconds) };
+  return [
+    { file: path.join(dir, "Pulumi.lab-dev.yaml"), c: { ...base, waves: "waves/lab.yaml", defaults } },
+    { file: path.join(dir, "Pulumi.lab-prod.yaml"), c: { ...base, waves: "waves/lab-prod.yaml", defaults } },
+  ];
 }
 
 async function waitForSsh(machines: { name: string; host: string; port: number }[], ms: number): Promise<void> {

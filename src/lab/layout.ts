@@ -2,8 +2,16 @@ import { UserError } from "../errors";
 import { DEFAULT_SITES, Site } from "../inventory/generate";
 import type { Machine } from "../inventory/schema";
 
-/** Pre-production environments only: the lab never pretends to be production. */
+/** Pre-production environments; production machines come only with `prodClusters` (`lab up --with-prod`). */
 export const LAB_ENVIRONMENTS = ["dev", "prestage", "stgiks"] as const;
+
+/** Regions of the lab's production clusters, taken in turn: ap-south (the canary) first. */
+export const PROD_SITES: readonly Site[] = [
+  { region: "ap-south", site: "bom01" },
+  { region: "eu-west", site: "dub01" },
+];
+/** Machines of a production cluster: a master, a worker and a haproxy pair. */
+export const PROD_CLUSTER_SIZE = 4;
 
 /** First address of the lab: 127.0.1.N, N from here up. Avoids 127.0.1.1 (Debian's own hostname entry). */
 export const FIRST_HOST_OCTET = 10;
@@ -18,6 +26,11 @@ export interface LabShape {
   clusters: number;
   /** Regions (one site each), taken in order from the inventory generator's sites. */
   regions: number;
+  /**
+   * Production clusters (environment prod), alternating over ap-south and eu-west, each a
+   * master, a worker and a haproxy01/haproxy02 pair; in addition to `machines`. Defaults to 0.
+   */
+  prodClusters?: number;
 }
 
 export const DEFAULT_SHAPE: LabShape = { machines: 24, clusters: 6, regions: 2 };
@@ -63,6 +76,7 @@ function checkShape(s: LabShape): void {
   int("regions", s.regions, 1, maxRegions());
   int("clusters", s.clusters, s.regions, 60);
   int("machines", s.machines, minMachines(s.clusters), MAX_MACHINES);
+  int("prod-clusters", s.prodClusters ?? 0, 0, Math.floor((MAX_MACHINES - s.machines) / PROD_CLUSTER_SIZE));
 }
 
 /**
@@ -108,6 +122,15 @@ export function layoutLab(shape: LabShape, network = DEFAULT_NETWORK): LabMachin
       add({ ...base, name: `${cluster}-haproxy01`, role: "haproxy" });
       add({ ...base, name: `${cluster}-haproxy02`, role: "haproxy" });
     }
+  }
+  for (let c = 0; c < (shape.prodClusters ?? 0); c++) {
+    const s = PROD_SITES[c % PROD_SITES.length]!;
+    const cluster = `prod-${s.site}-carrier${Math.floor(c / PROD_SITES.length) + 1}`;
+    const base = { environment: "prod", region: s.region, cluster, labels: { site: s.site, carrier: cluster.split("-").pop()! } };
+    add({ ...base, name: `${cluster}-master-01`, role: "master" });
+    add({ ...base, name: `${cluster}-worker-01`, role: "worker" });
+    add({ ...base, name: `${cluster}-haproxy01`, role: "haproxy" });
+    add({ ...base, name: `${cluster}-haproxy02`, role: "haproxy" });
   }
   return out;
 }

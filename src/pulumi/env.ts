@@ -29,26 +29,39 @@ export function defaultBackendUrl(repoRoot: string): string {
 }
 
 /**
- * The environment for a `pulumi` process: `base` (default: this process's) plus smith's offline
- * defaults. Values the caller already set win for the backend URL and the passphrase, so a real
- * deployment points PULUMI_BACKEND_URL anywhere it likes. Returns a new object.
+ * Contract 3 (docs/pulumi.md): a stack is a lab stack iff its name is `lab` or starts with
+ * `lab-`. Only lab stacks get the public lab passphrase, the checkout-local backend without an
+ * opt-in, and `smith:requireHostKeys: false`.
  */
-export function pulumiEnv(repoRoot: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function isLabStack(name: string | undefined): boolean {
+  return name !== undefined && (name === "lab" || name.startsWith("lab-"));
+}
+
+/**
+ * The environment for a `pulumi` process working on `stack`: `base` (default: this process's) plus
+ * smith's offline defaults. The lab conveniences — the public lab passphrase and the
+ * checkout-local file backend — are added only for a lab stack (isLabStack), and only when the
+ * caller set no passphrase (file) or backend of its own. Any other stack, or no stack given, gets
+ * neither: it must bring its own secrets provider and backend (the program refuses the lab
+ * passphrase and, without `smith:allowLocalBackend`, the checkout-local backend for it).
+ * `stack` defaults to `base.SMITH_STACK`. Returns a new object.
+ */
+export function pulumiEnv(repoRoot: string, base: NodeJS.ProcessEnv = process.env, stack: string | undefined = base.SMITH_STACK): NodeJS.ProcessEnv {
   const bin = toolsBinDir(repoRoot);
   const pathParts = (base.PATH ?? "").split(path.delimiter).filter((p) => p !== "" && p !== bin);
   const env: NodeJS.ProcessEnv = {
     ...base,
     PATH: [bin, ...pathParts].join(path.delimiter),
     PULUMI_HOME: pulumiHome(repoRoot),
-    PULUMI_BACKEND_URL: base.PULUMI_BACKEND_URL || defaultBackendUrl(repoRoot),
     PULUMI_SKIP_UPDATE_CHECK: "true",
     // Offline: use the installed plugins, never try to download one.
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     // Type errors are caught once by `npm run typecheck`; ts-node only transpiles the program.
     PULUMI_NODEJS_TRANSPILE_ONLY: "true",
   };
-  if (base.PULUMI_CONFIG_PASSPHRASE === undefined && !base.PULUMI_CONFIG_PASSPHRASE_FILE) {
-    env.PULUMI_CONFIG_PASSPHRASE = LAB_PASSPHRASE;
+  if (isLabStack(stack)) {
+    if (!base.PULUMI_BACKEND_URL) env.PULUMI_BACKEND_URL = defaultBackendUrl(repoRoot);
+    if (base.PULUMI_CONFIG_PASSPHRASE === undefined && !base.PULUMI_CONFIG_PASSPHRASE_FILE) env.PULUMI_CONFIG_PASSPHRASE = LAB_PASSPHRASE;
   }
   return env;
 }

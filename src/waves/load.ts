@@ -1,5 +1,4 @@
-import * as fs from "fs";
-import { UserError } from "../errors";
+import { readInputFileSync } from "../inventory/read-file";
 import { parseYamlWithSchema } from "../inventory/yaml-parse";
 import { WaveFile, WaveFileSchema } from "./schema";
 
@@ -10,11 +9,5 @@ export function parseWaves(text: string, source: string): WaveFile {
 
 /** Reads and parses a wave file, fresh on every call. */
 export function loadWaves(path: string): WaveFile {
-  let text: string;
-  try {
-    text = fs.readFileSync(path, "utf8");
-  } catch (err) {
-    throw new UserError(`${path}: cannot read wave file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  return parseWaves(text, path);
+  return parseWaves(readInputFileSync(path, { what: "wave file" }), path);
 }

@@ -47,7 +47,7 @@ export type Selector = z.infer<typeof SelectorSchema>;
 export const SampleSchema = z
   .object({
     /** Machines picked in each environment, from those the wave selects. */
-    perEnvironment: z.number().int().min(1),
+    perEnvironment: z.number().int().min(1).max(10_000),
     /** Machines always part of the sample; they count towards `perEnvironment`. */
     always: SelectorSchema.optional(),
   })
@@ -57,10 +57,13 @@ export type Sample = z.infer<typeof SampleSchema>;
 /** One phase's share of the wave's clusters: `"10%"`, a count of clusters, or `"rest"`. */
 const PHASE_HELP = "phase must be a percentage like '10%', a number of clusters, or 'rest'";
 export const PhaseSchema = z.union(
-  [z.literal("rest"), z.string().regex(/^(100|[1-9]?[0-9](\.[0-9]+)?)%$/, { message: PHASE_HELP }), z.number().int().min(1, { message: PHASE_HELP })],
+  [z.literal("rest"), z.string().regex(/^(100|[1-9]?[0-9](\.[0-9]+)?)%$/, { message: PHASE_HELP }), z.number().int().min(1, { message: PHASE_HELP }).max(100_000, { message: PHASE_HELP })],
   { error: PHASE_HELP },
 );
 export type Phase = z.infer<typeof PhaseSchema>;
+
+/** Upper bound of a soak gate, in hours (90 days). */
+export const MAX_SOAK_HOURS = 2160;
 
 export const GateSchema = z
   .object({
@@ -69,7 +72,8 @@ export const GateSchema = z
     /** Minimum time since another stack finished this build without failures. */
     soak: z
       .object({
-        hours: z.number().positive(),
+        /** Bounded: a typo like 24000 would hold the fleet for years without a word. At most 90 days. */
+        hours: z.number().positive().max(MAX_SOAK_HOURS, { message: `soak hours must be at most ${MAX_SOAK_HOURS} (90 days)` }),
         stack: z.string().regex(SAFE_TOKEN, { message: "stack must be letters, digits, '.', '_' or '-'" }),
       })
       .strict()
@@ -88,7 +92,7 @@ export const WaveSchema = z
     phases: z.array(PhaseSchema).min(2, { message: "phases needs at least two entries, the last one 'rest'" }).optional(),
     gate: GateSchema.optional(),
     /** Machines of one cluster patched at the same time. Defaults to 1. */
-    concurrency: z.number().int().min(1).optional(),
+    concurrency: z.number().int().min(1).max(1000).optional(),
     /** Allow this wave to select no machine (otherwise that is an error). */
     optional: z.boolean().optional(),
   })

@@ -1,11 +1,13 @@
 /**
- * smith's command provider (scripts/pulumi-resource-command) under the real engine, driven by the
+ * smith's command provider (plugins/pulumi-resource-command) under the real engine, driven by the
  * unchanged @pulumi/command SDK against a throwaway sshd on loopback: remote.Command create,
- * update (with previous output and environment), replacement on triggers, delete, stdin,
- * `ignoreChanges: ["connection"]`, remote.CopyToRemote of a FileAsset, a second `up` that changes
- * nothing, and the failures smith relies on (host key mismatch, dialErrorLimit, the operation
- * timeout bounding unlimited dials, a non-zero exit). Skips with the reason printed when root,
- * sshd, the engine or the provider plugin is missing.
+ * update (with previous output and environment), replacement on triggers, delete (with the
+ * previous output), stdin, `ignoreChanges: ["connection"]`, remote.CopyToRemote of a FileAsset, a
+ * directory, a FileArchive (directory or archive file) and into an existing directory, a second
+ * `up` that changes nothing, local.Command's lifecycle, a Ctrl-C that lets a running command
+ * finish, and the failures as upstream reports them (host key mismatch and refused logins retried
+ * up to dialErrorLimit, customTimeouts bounding unlimited dials, a non-zero exit). Skips with the
+ * reason printed when root, sshd, the engine or the provider plugin is missing.
  */
 import { expect } from "chai";
 import * as fs from "fs";
@@ -18,6 +20,7 @@ import {
   PulumiResult,
   pulumiUnavailableReason,
   REPO_ROOT,
+  RunOptions,
   runPulumi,
   TempProject,
 } from "../support/pulumi";
@@ -51,7 +54,7 @@ const main = new command.remote.Command("main", {
   update: config.getBoolean("withUpdate")
     ? "echo update-" + version + " prev=$PULUMI_COMMAND_STDOUT env=$SMITH_GREETING >> " + log + "; echo upd-" + version
     : undefined,
-  delete: "echo delete-" + version + " >> " + log,
+  delete: "echo delete-" + version + " prev=$PULUMI_COMMAND_STDOUT >> " + log,
   environment: { SMITH_GREETING: "hi" },
   triggers: [config.require("trigger")],
 }, { ignoreChanges: ["connection"] });
@@ -73,12 +76,52 @@ export const mainStdout = main.stdout;
 export const copyPath = copy.remotePath;
 `;
 
+/** One CopyToRemote per kind of source upstream copies. */
+const COPY_PROGRAM = `${CONNECTION}
+const remote = config.require("remote");
+const local = config.require("local");
+const copies: [string, pulumi.asset.Asset | pulumi.asset.Archive, string][] = [
+  ["archive-dir", new pulumi.asset.FileArchive(local + "/tree"), remote + "/archive-dir"],
+  ["archive-file", new pulumi.asset.FileArchive(local + "/bundle.tgz"), remote + "/archive-file.tgz"],
+  ["into-dir", new pulumi.asset.FileAsset(local + "/single.txt"), remote + "/existing"],
+  ["text", new pulumi.asset.StringAsset("a note"), remote + "/text/note.txt"],
+];
+for (const [name, source, remotePath] of copies) {
+  new command.remote.CopyToRemote(name, { connection, source, remotePath });
+}
+// Deprecated upstream, still served: one file to one path.
+new command.remote.CopyFile("copyfile", { connection, localPath: local + "/single.txt", remotePath: remote + "/copyfile.txt" });
+`;
+
+/** local.Command with every input smith's drain steps use. */
+const LOCAL_PROGRAM = `
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+
+const config = new pulumi.Config();
+const version = config.require("version");
+const cmd = new command.local.Command("drain", {
+  dir: config.require("dir"),
+  environment: { SMITH_STEP: "drain" },
+  interpreter: ["/bin/bash", "-c"],
+  stdin: "node-1",
+  create: 'echo "create-' + version + ' $PWD env=$SMITH_STEP in=$(cat)" >> log; echo out-' + version,
+  update: 'echo "update-' + version + ' prev=$PULUMI_COMMAND_STDOUT" >> log; echo upd-' + version,
+  delete: 'echo "delete-' + version + ' prev=$PULUMI_COMMAND_STDOUT" >> log',
+  triggers: [config.require("trigger")],
+});
+export const stdout = cmd.stdout;
+// local.run: runs on every preview and update.
+export const ran = command.local.runOutput({ command: "echo ran-" + version + " $SMITH_STEP", environment: { SMITH_STEP: "run" } }).stdout;
+`;
+
 const PROBE_PROGRAM = `${CONNECTION}
 const timeout = config.get("createTimeout");
-new command.remote.Command("probe", {
+const probe = new command.remote.Command("probe", {
   connection,
   create: config.require("script"),
 }, timeout ? { customTimeouts: { create: timeout } } : {});
+export const stdout = probe.stdout;
 `;
 
 /** These tests assert smith's provider's messages: an upstream plugin (installed online) differs. */
@@ -86,7 +129,7 @@ function notSmithsProvider(): string | null {
   const version: string = require(path.join(REPO_ROOT, "node_modules", "@pulumi", "command", "package.json")).version;
   const plugin = findPlugin(REPO_ROOT, "resource", "command", version);
   if (plugin && !fs.readFileSync(plugin).includes("smith's command provider")) {
-    return `${plugin} is not smith's provider (scripts/pulumi-resource-command)`;
+    return `${plugin} is not smith's provider (plugins/pulumi-resource-command)`;
   }
   return null;
 }
@@ -187,12 +230,12 @@ describe("command provider: @pulumi/command remote resources over a loopback ssh
       expect((await stackOutputs()).mainStdout).to.equal("upd-2");
     });
 
-    it("a changed trigger replaces: creates the new one, then deletes the old one", async function () {
+    it("a changed trigger replaces: creates the new one, then deletes the old one with its stdout", async function () {
       await set("trigger", "b");
       const r = await up();
       expect(r.code, output(r)).to.equal(0);
       expect(r.stdout).to.match(/replaced/);
-      expect(logLines().slice(3)).to.deep.equal(["create-2", "delete-2"]);
+      expect(logLines().slice(3)).to.deep.equal(["create-2", "delete-2 prev=upd-2"]);
     });
 
     it("a new key updates only the resource without ignoreChanges: [\"connection\"]", async function () {
@@ -227,12 +270,12 @@ describe("command provider: @pulumi/command remote resources over a loopback ssh
     it("destroy runs delete (and leaves the copied file, as upstream)", async function () {
       const r = await run(["destroy", "--stack", "test", "--yes", "--skip-preview", "--non-interactive"]);
       expect(r.code, output(r)).to.equal(0);
-      expect(logLines().slice(-1)).to.deep.equal(["delete-2"]);
+      expect(logLines().slice(-1)).to.deep.equal(["delete-2 prev=out-2"]);
       expect(fs.existsSync(path.join(dir, "sub", "dir", "agent.sh"))).to.equal(true);
     });
   });
 
-  describe("failures", function () {
+  describe("failures, as upstream reports them", function () {
     let p: TempProject;
     let n = 0;
 
@@ -241,41 +284,174 @@ describe("command provider: @pulumi/command remote resources over a loopback ssh
       p = project("smith-command-probe", PROBE_PROGRAM);
     });
 
-    /** A fresh stack with `config` over the working defaults; resolves with the failed up. */
-    async function failingUp(config: Record<string, string>): Promise<string> {
+    /** A fresh stack with `config` over the working defaults; resolves with the up's result. */
+    async function probeUp(config: Record<string, string>, privateKey = sshd!.clientPrivateKey, onStart?: RunOptions["onStart"]) {
       const stack = `probe${++n}`;
-      await initStack(p, stack, { script: "true", ...config }, sshd!.clientPrivateKey);
-      const r = await runPulumi(["up", "--stack", stack, "--yes", "--skip-preview", "--non-interactive"], { cwd: p.dir, env: p.env });
-      expect(r.code, output(r)).to.not.equal(0);
-      const text = output(r);
-      // Whatever failed, the key never reaches the output.
-      expect(text).not.to.include(keyBody(sshd!.clientPrivateKey).slice(0, 40));
-      return text;
+      await initStack(p, stack, { script: "true", ...config }, privateKey);
+      const r = await runPulumi(["up", "--stack", stack, "--yes", "--skip-preview", "--non-interactive"], { cwd: p.dir, env: p.env, onStart });
+      // Whatever happened, the key never reaches the output.
+      expect(output(r)).not.to.include(keyBody(privateKey).slice(0, 40));
+      return r;
     }
 
-    it("a host key that is not connection.hostKey fails at once, without retries", async function () {
+    async function failingUp(config: Record<string, string>): Promise<string> {
+      const r = await probeUp(config);
+      expect(r.code, output(r)).to.not.equal(0);
+      return output(r);
+    }
+
+    it("a host key that is not connection.hostKey is retried up to dialErrorLimit, then fails", async function () {
       const wrong = generateKey(sshd!.dir, `wrong_host_${Date.now()}`, "not-the-server");
-      const text = await failingUp({ hostKey: wrong });
-      expect(text).to.match(/host key mismatch/);
-      expect(text).to.match(/after 1 attempt\(s\)/);
+      const text = await failingUp({ hostKey: wrong, dialErrorLimit: "1" });
+      expect(text).to.match(/after 1 failed attempts: ssh: handshake failed: ssh: host key mismatch/);
     });
 
     it("an unreachable port fails after dialErrorLimit retries", async function () {
       const text = await failingUp({ port: String(await freePort()), dialErrorLimit: "2" });
-      expect(text).to.match(/after 3 attempt\(s\)/);
-      expect(text).to.match(/connection refused/);
+      expect(text).to.match(/after 2 failed attempts: .*connection refused/);
+    });
+
+    it("a refused login is retried while dialErrorLimit allows (sshd refuses logins during boot)", async function () {
+      const name = `late_client_${Date.now()}`;
+      const pub = generateKey(sshd!.dir, name, "smith-late");
+      const privateKey = fs.readFileSync(path.join(sshd!.dir, name), "utf8");
+      // The key is authorized only once the first logins have been refused.
+      let authorized = false;
+      const mark = sshd!.log().length;
+      const r = await probeUp({ dialErrorLimit: "30", script: "echo logged-in" }, privateKey, () => {
+        const wait = setInterval(() => {
+          if (!/Failed publickey|Connection closed by authenticating user/.test(sshd!.log().slice(mark)) || authorized) return;
+          fs.appendFileSync(path.join(sshd!.dir, "authorized_keys"), `${pub}\n`);
+          authorized = true;
+          clearInterval(wait);
+        }, 100);
+      });
+      expect(authorized, sshd!.log()).to.equal(true);
+      expect(r.code, output(r)).to.equal(0);
+      expect(output(r)).to.match(/Dial \d+\/30 failed: retrying|logged-in|created/);
     });
 
     it("unlimited dials end at the customTimeouts bound", async function () {
       const text = await failingUp({ port: String(await freePort()), dialErrorLimit: "-1", createTimeout: "4s" });
-      expect(text).to.match(/gave up after \d+ attempt\(s\) at the operation timeout/);
+      expect(text).to.match(/context deadline exceeded \(operation timeout of 4s \(customTimeouts\) reached\)/);
+      expect(text).to.match(/connection refused/);
     });
 
-    it("a non-zero exit fails with the exit status and the combined output", async function () {
+    it("a non-zero exit fails with upstream's message and the combined output", async function () {
       const text = await failingUp({ script: "echo oops-out; echo oops-err >&2; exit 3" });
-      expect(text).to.match(/exit status 3/);
+      expect(text).to.match(/Process exited with status 3: running "echo oops-out; echo oops-err >&2; exit 3"/);
       expect(text).to.include("oops-out");
       expect(text).to.include("oops-err");
+    });
+
+    it("output lines are progress, not diagnostics; invalid UTF-8 is cleaned, never dropped", async function () {
+      const r = await probeUp({ script: "echo progress-line-1; printf 'bad \\377 byte\\n'" });
+      expect(r.code, output(r)).to.equal(0);
+      // Ephemeral messages show while the step runs and never in the final diagnostics.
+      expect(r.stdout).not.to.match(/Diagnostics:[\s\S]*progress-line-1/);
+      const outs = JSON.parse((await pulumiOk(["stack", "output", "--stack", `probe${n}`, "--json"], { cwd: p.dir, env: p.env })).stdout);
+      expect(outs.stdout).to.equal("progress-line-1\nbad \uFFFD byte");
+    });
+
+    it("a Ctrl-C lets the running command finish (never kills dpkg half-way)", async function () {
+      const dir = fs.mkdtempSync(path.join(sshd!.dir, "cancel-"));
+      const started = path.join(dir, "started");
+      const finished = path.join(dir, "finished");
+      let interrupted = false;
+      const r = await probeUp({ script: `touch '${started}'; sleep 3; echo done > '${finished}'` }, sshd!.clientPrivateKey, (child) => {
+        const wait = setInterval(() => {
+          if (!fs.existsSync(started)) return;
+          clearInterval(wait);
+          interrupted = child.kill("SIGINT");
+        }, 50);
+        child.once("exit", () => clearInterval(wait));
+      });
+      expect(interrupted, output(r)).to.equal(true);
+      expect(fs.existsSync(finished), output(r)).to.equal(true);
+      // The step completed: the engine recorded it, the update itself reports the cancellation.
+      expect(output(r)).to.match(/created|canceled|cancelled/);
+    });
+  });
+
+  describe("CopyToRemote: what upstream copies", function () {
+    let p: TempProject;
+    let remote = "";
+    let local = "";
+
+    before(async function () {
+      if (!sshd) this.skip();
+      remote = fs.mkdtempSync(path.join(sshd.dir, "copy-"));
+      p = project("smith-command-copy", COPY_PROGRAM);
+      local = path.join(p.dir, "files");
+      fs.mkdirSync(path.join(local, "tree", "sub"), { recursive: true });
+      fs.writeFileSync(path.join(local, "tree", "a.txt"), "A\n");
+      fs.writeFileSync(path.join(local, "tree", "sub", "b.sh"), "#!/bin/sh\n", { mode: 0o755 });
+      fs.writeFileSync(path.join(local, "bundle.tgz"), Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0xff]));
+      fs.writeFileSync(path.join(local, "single.txt"), "single\n");
+      fs.mkdirSync(path.join(remote, "existing"));
+      await initStack(p, "test", { remote, local }, sshd.clientPrivateKey);
+    });
+
+    // (A FileAsset naming a directory never reaches a provider: the engine refuses it at registration,
+    // "asset path '…' is a directory; try using an archive", upstream's provider included.)
+    it("copies a FileArchive directory, an archive file as is, a file into an existing directory, text; CopyFile", async function () {
+      const r = await runPulumi(["up", "--stack", "test", "--yes", "--skip-preview", "--non-interactive"], { cwd: p.dir, env: p.env });
+      expect(r.code, output(r)).to.equal(0);
+      const read = (...parts: string[]) => fs.readFileSync(path.join(remote, ...parts), "utf8");
+      expect(read("archive-dir", "tree", "a.txt")).to.equal("A\n");
+      expect(read("archive-dir", "tree", "sub", "b.sh")).to.equal("#!/bin/sh\n");
+      expect(fs.readFileSync(path.join(remote, "archive-file.tgz"))).to.deep.equal(Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0xff]));
+      expect(read("existing", "single.txt")).to.equal("single\n");
+      expect(read("text", "note.txt")).to.equal("a note");
+      expect(read("copyfile.txt")).to.equal("single\n");
+    });
+  });
+
+  describe("local.Command", function () {
+    let p: TempProject;
+    let dir = "";
+    const run = (args: string[]) => runPulumi(args, { cwd: p.dir, env: p.env });
+    const set = (key: string, value: string) => pulumiOk(["config", "set", "--stack", "test", key, value], { cwd: p.dir, env: p.env });
+    const logLines = () => (fs.existsSync(path.join(dir, "log")) ? fs.readFileSync(path.join(dir, "log"), "utf8").split("\n").filter(Boolean) : []);
+
+    before(async function () {
+      const reason = pulumiUnavailableReason() ?? commandProviderUnavailableReason() ?? notSmithsProvider();
+      if (reason) {
+        console.log(`      skipping local.Command: ${reason}`);
+        this.skip();
+      }
+      p = project("smith-command-local", LOCAL_PROGRAM);
+      dir = fs.mkdtempSync(path.join(p.dir, "work-"));
+      await pulumiOk(["stack", "init", "test"], { cwd: p.dir, env: p.env });
+      for (const [k, v] of Object.entries({ dir, version: "1", trigger: "a" })) await set(k, v);
+    });
+
+    it("create runs in dir with environment, stdin and the interpreter; stdout is an output; local.run runs", async function () {
+      const r = await run(["up", "--stack", "test", "--yes", "--skip-preview", "--non-interactive"]);
+      expect(r.code, output(r)).to.equal(0);
+      expect(logLines()).to.deep.equal([`create-1 ${dir} env=drain in=node-1`]);
+      const outs = JSON.parse((await pulumiOk(["stack", "output", "--stack", "test", "--json"], { cwd: p.dir, env: p.env })).stdout);
+      expect(outs.stdout).to.equal("out-1");
+      expect(outs.ran).to.equal("ran-1 run");
+      // Output lines are progress, not a permanent diagnostic per line.
+      expect(r.stdout).not.to.match(/^\s+out-1$/m);
+    });
+
+    it("a changed input updates (previous stdout in the env); a changed trigger replaces; destroy deletes", async function () {
+      await set("version", "2");
+      let r = await run(["up", "--stack", "test", "--yes", "--skip-preview", "--non-interactive"]);
+      expect(r.code, output(r)).to.equal(0);
+      await set("trigger", "b");
+      r = await run(["up", "--stack", "test", "--yes", "--skip-preview", "--non-interactive"]);
+      expect(r.code, output(r)).to.equal(0);
+      r = await run(["destroy", "--stack", "test", "--yes", "--skip-preview", "--non-interactive"]);
+      expect(r.code, output(r)).to.equal(0);
+      expect(logLines().slice(1)).to.deep.equal([
+        "update-2 prev=out-1",
+        `create-2 ${dir} env=drain in=node-1`,
+        "delete-2 prev=upd-2",
+        "delete-2 prev=out-2",
+      ]);
     });
   });
 });

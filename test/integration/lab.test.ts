@@ -91,7 +91,7 @@ describe("lab (integration)", function () {
     expect((await stateOf(m1)).build).to.equal("1");
   });
 
-  it("ships demo packages that behave like upstream: conffile kept with confold, kernel asks for a reboot", async () => {
+  it("ships demo packages that behave like upstream: conffile kept with confold, kernel newer than the running one", async () => {
     const r = await run(
       m1,
       [
@@ -100,10 +100,13 @@ describe("lab (integration)", function () {
         "dpkg-query -W -f='${Version}\\n' smith-demo-conf smith-demo-kernel smith-demo-svc",
         "grep -c 'local = yes' /etc/smith-demo/conf.ini",
         "ls /etc/smith-demo/conf.ini.dpkg-dist",
+        // The kernel package leaves the reboot to be detected: its image is newer than the running kernel.
         "test -e /var/run/reboot-required && echo reboot-required",
+        "ls /boot",
+        "cat /proc/sys/kernel/osrelease",
       ].join("; "),
     );
-    expect(r.stdout).to.equal("1.1\n1.1\n1.1\n1\n/etc/smith-demo/conf.ini.dpkg-dist\nreboot-required\n");
+    expect(r.stdout).to.equal("1.1\n1.1\n1.1\n1\n/etc/smith-demo/conf.ini.dpkg-dist\nvmlinuz-1.1-smith-demo\n1.0-smith-demo\n");
     expect((await stateOf(m1)).build).to.equal("2");
   });
 
@@ -120,6 +123,8 @@ describe("lab (integration)", function () {
     expect(after).not.to.equal(before);
     expect((await run(m1, "ps -eo args= | grep -cx 'sleep 10000' || true")).stdout.trim()).to.equal("0");
     expect((await run(m1, "test -e /var/run/reboot-required && echo pending || echo clear")).stdout.trim()).to.equal("clear");
+    // The lab boot runs the newest installed demo kernel.
+    expect((await run(m1, "cat /proc/sys/kernel/osrelease")).stdout.trim()).to.equal("1.1-smith-demo");
     // The boot id cannot be forged from inside; the host-side record agrees with the machine.
     expect((await run(m1, "echo forged >/proc/sys/kernel/random/boot_id")).code).to.not.equal(0);
     expect((await stateOf(m1)).bootId).to.equal(after);

@@ -6,6 +6,11 @@
  *      time in plan order, waves in order, reboots where the kernel package asked, new boot ids,
  *      the audit history;
  *   2. a second `up` changes nothing;
+ *   2b. an input change that re-runs node commands (the reboot delay) replaces every node's
+ *      chain in order, one node per cluster at a time, health included (issue 7 §4);
+ *   2c. dynamic fleet (issue 9 §9): a machine reinstalled under the same name (new host key, back
+ *      at build 1) is patched again; a machine removed from the inventory is dropped from the
+ *      stack untouched and stays in the audit history;
  *   3. crash and resume: `up` to build 3 is SIGKILLed after the first node finished, the stale lock
  *      is cleared, the re-run completes, and every machine installed build 3 exactly once;
  *   4. a failure stays in its cluster: postinst-fail on a non-first node of a cluster, `up
@@ -44,7 +49,11 @@ import {
   tail,
 } from "../support/lab-stack";
 import { commandProviderUnavailableReason, pulumiUnavailableReason, REPO_ROOT } from "../support/pulumi";
-import { clusterOrderProblems, nodeRunsFromState, nodeWindowsFromEvents, patchesStarted, waveOrderProblems } from "../support/rollout";
+import { chainOverlapProblems, clusterOrderProblems, nodeRunsFromState, nodeWindowsFromEvents, patchesStarted, waveOrderProblems } from "../support/rollout";
+import { stringify } from "yaml";
+import * as net from "net";
+import { execFile } from "child_process";
+import { hostKeyFingerprint } from "../../components/fleet/node-commands";
 
 const STACK = "lab-e2e";
 const FAIL_STACK = "lab-e2e-fail";
@@ -92,6 +101,43 @@ async function installsSince(lab: LabInfo, from: Map<string, number>, pkg: strin
     }),
   );
   return out;
+}
+
+async function bootIdsExcept(lab: LabInfo, skip: string[]): Promise<Map<string, string>> {
+  const all = await bootIds({ ...lab, machines: lab.machines.filter((m) => !skip.includes(m.name)) });
+  return all;
+}
+
+/** Reboots a lab machine and waits until its next boot accepts TCP connections on its SSH port. */
+async function rebootAndWait(name: string): Promise<void> {
+  const idFile = path.join(REPO_ROOT, ".smith", "lab", "machines", name, "boot_id");
+  const before = fs.readFileSync(idFile, "utf8");
+  const m = (await loadInventory([path.join(REPO_ROOT, ".smith", "lab", "inventory.yaml")])).find((x) => x.name === name)!;
+  await labExecAnyKey(m.host, "nohup sh -c 'sleep 1; reboot' >/dev/null 2>&1 &");
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && fs.readFileSync(idFile, "utf8") === before) await new Promise((r) => setTimeout(r, 200));
+  while (Date.now() < deadline && !(await portOpen(m.host, m.port ?? 22))) await new Promise((r) => setTimeout(r, 200));
+}
+
+/** Root shell on a lab machine whose host key this test changed on purpose (not checked here). */
+function labExecAnyKey(host: string, cmd: string): Promise<void> {
+  const key = path.join(REPO_ROOT, ".smith", "lab", "id_ed25519");
+  const args = ["-i", key, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5", `root@${host}`, "--", cmd];
+  return new Promise((resolve, reject) => execFile("ssh", args, { timeout: 60_000 }, (err, _o, stderr) => (err ? reject(new Error(`ssh ${host}: ${stderr || err.message}`)) : resolve())));
+}
+
+function portOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port, timeout: 1000 }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on("error", () => resolve(false));
+    s.on("timeout", () => {
+      s.destroy();
+      resolve(false);
+    });
+  });
 }
 
 describe("rollout on the lab (real engine, real machines)", function () {
@@ -196,6 +242,79 @@ describe("rollout on the lab (real engine, real machines)", function () {
     const changes = Object.entries(last.resourceChanges ?? {}).filter(([op, n]) => n > 0 && !["same", "read"].includes(op));
     expect(changes, "resource changes of the second up").to.deep.equal([]);
     expect(await bootIds(lab), "nothing rebooted").to.deep.equal(before);
+  });
+
+  it("an input change that re-runs node commands (reboot delay) replaces every node's chain in order, one node per cluster at a time", async function () {
+    await pulumiMust(["config", "set", "-s", STACK, "smith:rebootDelaySeconds", String(REBOOT_DELAY + 1)]);
+    const events = path.join(scratch, "up-delay.events.jsonl");
+    const up = await pulumiUp(STACK, { eventLog: events });
+    log(`pulumi up after changing smith:rebootDelaySeconds: exit ${up.code} in ${up.seconds.toFixed(1)} s`);
+    expect(up.code, `pulumi up failed:\n${tail(up.stdout)}\n${tail(up.stderr)}`).to.equal(0);
+    const windows = nodeWindowsFromEvents(fs.readFileSync(events, "utf8"));
+    // Every node's chain ran again (patch through health), not one step on its own...
+    expect([...windows.keys()].sort(), "nodes whose patch and health re-ran").to.deep.equal(lab.machines.map((m) => m.name).sort());
+    // ...and never two nodes of a cluster at once, waves in order.
+    const plan = planFor(machines, "2");
+    expect(chainOverlapProblems(plan, windows)).to.deep.equal([]);
+    const waveSpans = plan.waves.map((w) => w.clusters.flatMap((c) => c.nodes).map((n) => windows.get(n)!));
+    for (let i = 1; i < waveSpans.length; i++) {
+      const prevEnd = Math.max(...waveSpans[i - 1]!.map((x) => x.end));
+      expect(Math.min(...waveSpans[i]!.map((x) => x.start)), `wave ${plan.waves[i]!.name} starts after wave ${plan.waves[i - 1]!.name} ended`).to.be.at.least(prevEnd);
+    }
+    const changes = stackHistory(STACK).pop()!.resourceChanges ?? {};
+    expect(changes.update ?? 0, "no resource updated in place").to.equal(0);
+    expect(changes.replace ?? 0, "resources replaced").to.equal(lab.machines.length * 3);
+    const runs = nodeRunsFromState(await exportStack(STACK));
+    expect([...runs.values()].filter((r) => r.patch?.noop !== true).map((r) => r.name), "agent no-ops (same build)").to.deep.equal([]);
+  });
+
+  it("dynamic fleet: a reinstalled machine (new host key, old build) is patched again; a removed one is dropped untouched", async function () {
+    const plan = planFor(machines, "2");
+    const cluster = plan.waves[plan.waves.length - 1]!.clusters.find((c) => c.nodes.length >= 2)!;
+    const [reinstalled, removed] = [cluster.nodes[0]!, cluster.nodes[1]!];
+    // "Reinstall": back at build 1, then a new host key (sshd reads it at boot).
+    await resetMachines({ ...lab, machines: lab.machines.filter((m) => m.name === reinstalled) }, "1");
+    const keygen = await labExec(
+      reinstalled,
+      "mkdir -p /root/hk && cp -a /etc/ssh/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key.pub /root/hk/ && rm -f /etc/ssh/ssh_host_ed25519_key* && ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key && cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub",
+    );
+    expect(keygen.code, keygen.stderr).to.equal(0);
+    const newKey = keygen.stdout.trim();
+    await rebootAndWait(reinstalled);
+
+    const bootsBefore = await bootIdsExcept(lab, [reinstalled]);
+    const dpkgBefore = (await labExec(removed, "wc -l </var/log/dpkg.log")).stdout.trim();
+    const inventory = path.join(scratch, "inventory-dynamic.yaml");
+    const changed = machines.filter((m) => m.name !== removed).map((m) => (m.name === reinstalled ? { ...m, hostKey: newKey } : m));
+    fs.writeFileSync(inventory, stringify({ machines: changed }));
+    await pulumiMust(["config", "set", "-s", STACK, "smith:inventory", inventory]);
+    try {
+      const up = await pulumiUp(STACK);
+      log(`pulumi up with ${reinstalled} reinstalled and ${removed} removed: exit ${up.code} in ${up.seconds.toFixed(1)} s`);
+      expect(up.code, `pulumi up failed:\n${tail(up.stdout)}\n${tail(up.stderr)}`).to.equal(0);
+      const builds = await agentBuilds(lab, changed);
+      expect(builds.get(reinstalled), `${reinstalled} patched again`).to.equal("2");
+      // labExec pins the lab's known_hosts, which still has the old key: read the agent's report from the state.
+      const patch = nodeRunsFromState(await exportStack(STACK)).get(reinstalled)?.patch;
+      expect(patch?.noop, `${reinstalled} really patched`).to.equal(false);
+      expect(patch?.changed.map((c) => c.to)).to.include(demoVersion("2"));
+      const nodes = (await stackOutput(STACK, "nodes")) as Record<string, { hostKey?: string }>;
+      expect(Object.keys(nodes), "the removed machine left the outputs").to.not.include(removed);
+      expect(nodes[reinstalled]!.hostKey).to.equal(hostKeyFingerprint(newKey));
+      // Untouched: the removed machine and every other machine (no reboot, no dpkg run).
+      expect((await labExec(removed, "wc -l </var/log/dpkg.log")).stdout.trim(), `${removed} dpkg log`).to.equal(dpkgBefore);
+      expect(await bootIdsExcept(lab, [reinstalled]), "no other machine rebooted").to.deep.equal(bootsBefore);
+      const history = stackHistory(STACK);
+      const state = (h: (typeof history)[number]) => nodeRunsFromState({ deployment: (h.checkpoint as { checkpoint?: { latest?: unknown } })?.checkpoint?.latest });
+      expect(state(history[history.length - 1]!).has(removed), "gone from the current state").to.equal(false);
+      expect(history.slice(0, -1).some((h) => state(h).has(removed)), "still in the audit history").to.equal(true);
+    } finally {
+      // Put the machine's own host key back and the lab inventory, so later steps and users see the lab as it was.
+      const m = machines.find((x) => x.name === reinstalled)!;
+      await labExecAnyKey(m.host, "cp -a /root/hk/ssh_host_ed25519_key /root/hk/ssh_host_ed25519_key.pub /etc/ssh/ && rm -rf /root/hk");
+      await rebootAndWait(reinstalled).catch(() => undefined);
+      await pulumiMust(["config", "set", "-s", STACK, "smith:inventory", path.relative(REPO_ROOT, lab.inventoryPath)]);
+    }
   });
 
   it("resumes after the CLI is killed mid-rollout: every machine installs build 3 exactly once", async function () {

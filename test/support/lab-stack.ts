@@ -100,7 +100,7 @@ export function spawnPulumiUp(stack: string, o: UpOptions & { outputFile: string
   const bin = findPulumi(REPO_ROOT);
   if (!bin) throw new Error("pulumi not installed");
   const out = fs.openSync(o.outputFile, "w");
-  const child = spawn(bin, upArgs(stack, o), { cwd: REPO_ROOT, env: { ...pulumiEnv(REPO_ROOT), ...upEnv(o) }, detached: true, stdio: ["ignore", out, out] });
+  const child = spawn(bin, upArgs(stack, o), { cwd: REPO_ROOT, env: { ...pulumiEnv(REPO_ROOT, process.env, stack), ...upEnv(o) }, detached: true, stdio: ["ignore", out, out] });
   fs.closeSync(out);
   let done = false;
   const exited = new Promise<number | null>((resolve) =>

@@ -2,7 +2,7 @@
  * Runs the real `pulumi` CLI for tests, with smith's environment (src/pulumi/env.ts), and builds
  * throwaway Pulumi projects that use the repo's node_modules.
  */
-import { spawn } from "child_process";
+import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -25,6 +25,8 @@ export interface RunOptions {
   input?: string;
   /** Kill the CLI after this long. Defaults to 5 minutes. */
   timeoutMs?: number;
+  /** Called with the CLI's process once started (e.g. to send it SIGINT, a Ctrl-C). */
+  onStart?: (child: ChildProcess) => void;
 }
 
 /**
@@ -53,6 +55,17 @@ export function commandProviderUnavailableReason(repoRoot: string = REPO_ROOT): 
   return `pulumi-resource-command ${version} not installed in .smith/pulumi-home: ${recorded ?? "run scripts/install-pulumi.sh"}`;
 }
 
+/** The stack a CLI command names (`-s X`, `--stack X`, `--stack=X`, `stack init X`), for pulumiEnv. */
+export function stackOf(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if ((a === "-s" || a === "--stack") && i + 1 < args.length) return args[i + 1];
+    if (a.startsWith("--stack=")) return a.slice("--stack=".length);
+  }
+  if (args[0] === "stack" && ["init", "rm", "select"].includes(args[1] ?? "")) return args.slice(2).find((a) => !a.startsWith("-"));
+  return undefined;
+}
+
 /** Runs `pulumi ARGS...` and resolves with its exit code and output; never rejects on exit code. */
 export function runPulumi(args: string[], opts: RunOptions): Promise<PulumiResult> {
   const bin = findPulumi(REPO_ROOT);
@@ -60,7 +73,7 @@ export function runPulumi(args: string[], opts: RunOptions): Promise<PulumiResul
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, {
       cwd: opts.cwd,
-      env: { ...pulumiEnv(REPO_ROOT), ...opts.env },
+      env: { ...pulumiEnv(REPO_ROOT, process.env, stackOf(args)), ...opts.env },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";
@@ -77,6 +90,7 @@ export function runPulumi(args: string[], opts: RunOptions): Promise<PulumiResul
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
     });
     child.stdin.end(opts.input ?? "");
+    opts.onStart?.(child);
   });
 }
 
@@ -115,7 +129,8 @@ export function createTempProject(name: string, programTs: string): TempProject 
   fs.mkdirSync(state);
   return {
     dir,
-    env: { PULUMI_BACKEND_URL: `file://${state}` },
+    // Its own backend, and a passphrase of its own: these throwaway stacks are not lab stacks.
+    env: { PULUMI_BACKEND_URL: `file://${state}`, PULUMI_CONFIG_PASSPHRASE: "smith-throwaway-test-project" },
     remove: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }

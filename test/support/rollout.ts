@@ -6,7 +6,7 @@
  * lines, so a failing test names every violation at once.
  */
 import type { HealthReport, PatchReport, RebootReport } from "../../src/agent/report";
-import { parseHealthReport, parsePatchReport, parseRebootReport } from "../../src/agent/report";
+import { lastJsonLine, parseHealthReport, parsePatchReport, parseRebootReport, RebootReportSchema } from "../../src/agent/report";
 import type { Plan } from "../../src/plan/types";
 
 /** One machine's last run as the state records it: each step's agent JSON line, when present. */
@@ -37,8 +37,13 @@ export function nodeRunsFromState(exported: unknown): Map<string, NodeRun> {
     const stdout = typeof r.outputs?.stdout === "string" ? r.outputs.stdout : "";
     const run = runs.get(name) ?? { name };
     try {
-      if (step === "patch") run.patch = parsePatchReport(stdout);
-      else if (step === "reboot") run.reboot = parseRebootReport(stdout);
+      if (step === "patch") {
+        run.patch = parsePatchReport(stdout);
+        // The patch step schedules the reboot itself (`rebooting`, `bootId` on its line); an older
+        // state has a separate `<node>-reboot` resource instead.
+        const reboot = RebootReportSchema.safeParse(lastJsonLine(stdout, "patch report"));
+        if (reboot.success && !run.reboot) run.reboot = reboot.data;
+      } else if (step === "reboot") run.reboot = parseRebootReport(stdout);
       else run.health = parseHealthReport(stdout);
     } catch {
       // A step without a readable report (secret-wrapped or failed) counts as absent.
@@ -137,6 +142,26 @@ export function clusterOrderProblems(plan: Plan, runs: Map<string, NodeRun>, bui
         if (wa && wb && wb.start < wa.end) {
           problems.push(`${c.cluster}: ${done[i]} started at ${wb.start}, before ${done[i - 1]}'s healthcheck ended at ${wa.end}`);
         }
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * One node at a time per cluster, from the engine's windows alone (patch start → health end),
+ * for runs where the agent had nothing to install (no-op patches): no two nodes of a cluster
+ * overlap, and they run in plan order.
+ */
+export function chainOverlapProblems(plan: Plan, windows: Map<string, NodeWindow>): string[] {
+  const problems: string[] = [];
+  for (const w of plan.waves) {
+    for (const c of w.clusters) {
+      const ran = c.nodes.filter((n) => windows.has(n));
+      for (let i = 1; i < ran.length; i++) {
+        const a = windows.get(ran[i - 1]!)!;
+        const b = windows.get(ran[i]!)!;
+        if (b.start < a.end) problems.push(`${c.cluster}: ${ran[i]} started at ${b.start}, before ${ran[i - 1]}'s healthcheck ended at ${a.end}`);
       }
     }
   }

@@ -1,7 +1,19 @@
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import fc from "fast-check";
-import { AGENT_REMOTE_PATH, healthCommand, patchCommand, rebootCommand, statusCommand } from "../../src/agent/command";
+import {
+  AGENT_EXIT,
+  AGENT_MIN_REBOOT_DELAY_SECONDS,
+  AGENT_REMOTE_PATH,
+  ensureAgentCommand,
+  healthCommand,
+  patchCommand,
+  rebootCommand,
+  statusCommand,
+} from "../../src/agent/command";
 
 /**
  * The argv a remote shell would hand the agent: run the line with the agent path swapped for a
@@ -71,5 +83,52 @@ describe("agent command lines", () => {
       }),
       { numRuns: 60 },
     );
+  });
+});
+
+describe("agent command lines: new patch options and the verified agent", () => {
+  const SHA = "0123456789abcdef".repeat(4);
+
+  it("renders --reboot-if-required, --reboot-delay, --allow-remove and the free-space floors", () => {
+    expect(
+      patchCommand({ build: "3", repoUrl: "https://r", sudo: false, rebootIfRequired: true, rebootDelaySeconds: 4, allowRemove: true, minFreeVarMiB: 500, minFreeBootMiB: 80 }),
+    ).to.equal(
+      "/usr/local/lib/smith/smith-agent patch --build '3' --repo 'https://r' --reboot-if-required --reboot-delay '4' --allow-remove --min-free-var '500' --min-free-boot '80'",
+    );
+    expect(() => patchCommand({ build: "3", repoUrl: "https://r", sudo: false, minFreeVarMiB: -1 })).to.throw(/minFreeVarMiB/);
+    expect(AGENT_EXIT).to.include({ partialUpgrade: 8, noSpace: 9, removalRefused: 10, agentIntegrity: 11, rebootPending: 12 });
+    expect(AGENT_MIN_REBOOT_DELAY_SECONDS).to.equal(2);
+  });
+
+  it("prefixes every command with the sha256 check when given the agent's copy", () => {
+    const agent = { sha256: SHA, copyPath: ".smith-agent-0123456789abcdef" };
+    const ensure = ensureAgentCommand({ sudo: true, ...agent });
+    expect(ensure).to.match(/^sudo -n sh -c '.*' smith-agent-ensure '0123456789abcdef[0-9a-f]{48}' "\$HOME"\/'\.smith-agent-0123456789abcdef' '\/usr\/local\/lib\/smith\/smith-agent'$/s);
+    for (const line of [
+      patchCommand({ build: "1", repoUrl: "https://r", sudo: true, agent }),
+      rebootCommand({ sudo: true, agent }),
+      healthCommand({ role: "web", sudo: true, agent }),
+      statusCommand({ sudo: true, agent }),
+    ]) {
+      expect(line.startsWith(`${ensure} && sudo -n /usr/local/lib/smith/smith-agent `), line).to.equal(true);
+    }
+    expect(ensureAgentCommand({ sudo: false, sha256: SHA, copyPath: "/srv/a b" })).to.match(/ '\/srv\/a b' '\/usr\/local\/lib\/smith\/smith-agent'$/);
+    expect(() => ensureAgentCommand({ sudo: false, sha256: "abc", copyPath: "x" })).to.throw(/not a sha256/);
+  });
+
+  it("the check refuses to run an agent below a directory others can write (exit 11, one JSON line)", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "smith-ensure-"));
+    try {
+      writeFileSync(path.join(dir, "copy"), "#!/bin/sh\n");
+      // Under /tmp (world-writable): never trusted, whoever runs it.
+      const r = spawnSync("/bin/sh", ["-c", ensureAgentCommand({ sudo: false, sha256: SHA, copyPath: path.join(dir, "copy"), installPath: path.join(dir, "lib", "smith-agent") })], { encoding: "utf8" });
+      expect(r.status).to.equal(11);
+      const lines = r.stdout.trim().split("\n");
+      expect(lines).to.have.length(1);
+      expect(JSON.parse(lines[0]!)).to.deep.include({ exitCode: 11 });
+      expect(JSON.parse(lines[0]!).error).to.match(/writable by non-root/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import {
   AgentReportError,
+  healthOutcome,
   parseAgentError,
   parseHealthReport,
   parsePatchReport,
@@ -83,5 +84,31 @@ describe("agent report parsing", () => {
     } catch (e) {
       expect((e as Error).message.length).to.be.lessThan(400);
     }
+  });
+});
+
+describe("agent report parsing: reboot reasons and pending reboots", () => {
+  it("parses the patch line's reboot fields, and accepts lines of older agents without them", () => {
+    const line = PATCH.replace('"rebootRequired":true,', '"rebootRequired":true,"rebootReasons":["kernel","deleted-libraries"],"rebooting":true,"bootId":"b-1",');
+    expect(parsePatchReport(line)).to.include({ rebooting: true, bootId: "b-1" });
+    expect(parsePatchReport(line).rebootReasons).to.deep.equal(["kernel", "deleted-libraries"]);
+    expect(parsePatchReport(PATCH).rebootReasons).to.equal(undefined);
+    expect(parseRebootReport('{"rebooting":true,"bootId":"x","reasons":["kernel"],"delay":2}')).to.deep.equal({ rebooting: true, bootId: "x", reasons: ["kernel"], delay: 2 });
+  });
+
+  it("tells a pending or rescheduled reboot (exit 12) from an unhealthy machine (exit 6)", () => {
+    const h = (reboot: string | null, healthy: boolean) =>
+      healthOutcome(parseHealthReport(JSON.stringify({ healthy, bootId: "b", ...(reboot ? { reboot } : {}), checks: [] })));
+    expect(h("pending", false)).to.equal("reboot-pending");
+    expect(h("rescheduled", false)).to.equal("reboot-pending");
+    expect(h("done", true)).to.equal("healthy");
+    expect(h("none", false)).to.equal("unhealthy");
+    expect(h(null, true)).to.equal("healthy");
+    expect(() => parseHealthReport('{"healthy":false,"bootId":"b","reboot":"maybe","checks":[]}')).to.throw(/reboot/);
+  });
+
+  it("keeps the packages of a partial upgrade in the error line", () => {
+    const err = parseAgentError('{"error":"build 3 not fully applied: kept back: a b","exitCode":8,"build":"3","previous":"2","packages":["a","b"],"changed":[],"changedCount":0,"attempts":1}');
+    expect(err).to.deep.include({ exitCode: 8, packages: ["a", "b"] });
   });
 });

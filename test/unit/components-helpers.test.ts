@@ -1,9 +1,20 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { chainIndexes } from "../../components/fleet/chains";
-import { agentCopyPath, healthDialDelayMs, isFreshPatch, nodeHealthCommand, nodePatchCommand, needsSudo } from "../../components/fleet/node-commands";
+import { ensureAgentCommand } from "../../src/agent/command";
+import { rebootOutcome } from "../../components/fleet/reports";
+import {
+  agentCopyPath,
+  chainRevision,
+  hostKeyFingerprint,
+  isFreshPatch,
+  nodeHealthCommand,
+  nodePatchCommand,
+  needsSudo,
+  rebootProbeDelayMs,
+} from "../../components/fleet/node-commands";
 import { asRollout, decideWaves, GateInputs } from "../../components/fleet/gates";
-import { asNodeRecords, nodesOutput, rolloutOutput, rolloutWaves, unassignedOutput, UNASSIGNED_OUTPUT_LIMIT, NodeResult } from "../../components/fleet/rollout";
+import { asNodeRecords, sameMachine, nodesOutput, rolloutOutput, rolloutWaves, unassignedOutput, UNASSIGNED_OUTPUT_LIMIT, NodeResult } from "../../components/fleet/rollout";
 import type { Machine } from "../../src/inventory/schema";
 import type { Plan, PlanWave } from "../../src/plan/types";
 
@@ -11,11 +22,40 @@ const SHA = "0123456789abcdef".repeat(4);
 
 describe("fleet helpers (pure)", () => {
   describe("node commands", () => {
-    it("quotes the build and repo even when they contain shell syntax", () => {
-      const cmd = nodePatchCommand({ build: "42", repoUrl: "http://r/x'; rm -rf / #", user: "root", agentSha256: SHA });
+    it("one patch step: verified agent, patch, reboot scheduled in the same run; every value quoted", () => {
+      const cmd = nodePatchCommand({ build: "42", repoUrl: "http://r/x'; rm -rf / #", user: "root", agentSha256: SHA, rebootDelaySeconds: 3, maxRuntimeSeconds: 1800 });
       expect(cmd).to.equal(
-        `install -D -m 0755 "$HOME"/'.smith-agent-0123456789abcdef' '/usr/local/lib/smith/smith-agent' && /usr/local/lib/smith/smith-agent patch --build '42' --repo 'http://r/x'\\''; rm -rf / #'`,
+        `${ensureAgentCommand({ sudo: false, sha256: SHA, copyPath: agentCopyPath(SHA) })} && /usr/local/lib/smith/smith-agent patch --build '42' --repo 'http://r/x'\\''; rm -rf / #' --max-runtime '1800' --reboot-if-required --reboot-delay '3'`,
       );
+      expect(nodePatchCommand({ build: "42", repoUrl: "http://r", user: "ops", agentSha256: SHA })).to.match(/^sudo -n sh -c [\s\S]* && sudo -n \/usr\/local\/lib\/smith\/smith-agent patch /);
+    });
+
+    it("reads the reboot the patch step scheduled from its line; no fields = no reboot; an agent error line fails", () => {
+      const line = (extra: Record<string, unknown>) =>
+        JSON.stringify({ build: "42", previous: "41", noop: false, changed: [], changedCount: 0, rebootRequired: true, attempts: 1, startedAt: "a", finishedAt: "b", durationMs: 5, ...extra });
+      expect(rebootOutcome(line({ rebooting: true, bootId: "b00t" }))).to.deep.equal({ rebooting: true, bootId: "b00t" });
+      expect(rebootOutcome(line({}))).to.deep.equal({ rebooting: false, bootId: "" });
+      expect(() => rebootOutcome('{"error":"agent x is neither installed nor copied","exitCode":11}')).to.throw(/exit 11/);
+    });
+
+    it("fingerprints host keys like OpenSSH, and every chain input changes the revision", () => {
+      expect(hostKeyFingerprint(undefined)).to.equal("none");
+      // ssh-keygen -lf on this key prints SHA256:... — the same digest of the key blob.
+      expect(hostKeyFingerprint("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEMwZxYNz8GKb/Ew0CxogS1x0SiHaWdk6vpZJbNlIRPF c")).to.match(/^SHA256:[A-Za-z0-9+/]{43}$/);
+      const base = { repoUrl: "http://r", user: "root", host: "h", port: 22, role: "w", agentSha256: SHA, rebootDelaySeconds: 2, maxRuntimeSeconds: 1800, hostKeyFingerprint: "SHA256:x" };
+      const rev = chainRevision(base);
+      expect(rev).to.match(/^[0-9a-f]{16}$/);
+      for (const change of [{ repoUrl: "http://s" }, { user: "ops" }, { host: "h2" }, { port: 2222 }, { role: "db" }, { agentSha256: "f".repeat(64) }, { rebootDelaySeconds: 3 }, { maxRuntimeSeconds: 60 }, { hostKeyFingerprint: "SHA256:y" }]) {
+        expect(chainRevision({ ...base, ...change }), JSON.stringify(change)).to.not.equal(rev);
+      }
+    });
+
+    it("a record written through another host key is not this machine's (reinstalled)", () => {
+      const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEMwZxYNz8GKb/Ew0CxogS1x0SiHaWdk6vpZJbNlIRPF";
+      const rec = { build: "42", rebooted: false, finishedAt: "t", changed: 0 };
+      expect(sameMachine({ ...rec, hostKey: hostKeyFingerprint(key) }, key)).to.deep.include({ build: "42" });
+      expect(sameMachine({ ...rec, hostKey: "SHA256:old" }, key)).to.equal(undefined);
+      expect(sameMachine(rec, key), "older outputs without hostKey").to.deep.equal(rec);
     });
 
     it("content-addresses the agent copy and rejects anything but a sha256", () => {
@@ -37,12 +77,12 @@ describe("fleet helpers (pure)", () => {
       );
     });
 
-    it("waits before the healthcheck only for a reboot scheduled in this update", () => {
-      expect(healthDialDelayMs({ rebooting: true, fresh: true, delaySeconds: 3, dryRun: false })).to.equal(8_000);
-      expect(healthDialDelayMs({ rebooting: true, fresh: true, dryRun: false })).to.equal(10_000);
-      expect(healthDialDelayMs({ rebooting: true, fresh: false, delaySeconds: 3, dryRun: false })).to.equal(0);
-      expect(healthDialDelayMs({ rebooting: false, fresh: true, delaySeconds: 3, dryRun: false })).to.equal(0);
-      expect(healthDialDelayMs({ rebooting: true, fresh: true, delaySeconds: 3, dryRun: true })).to.equal(0);
+    it("probes for the new boot only for a reboot scheduled in this update, from the reboot delay on", () => {
+      expect(rebootProbeDelayMs({ rebooting: true, fresh: true, delaySeconds: 3, dryRun: false })).to.equal(3_000);
+      expect(rebootProbeDelayMs({ rebooting: true, fresh: true, dryRun: false })).to.equal(5_000);
+      expect(rebootProbeDelayMs({ rebooting: true, fresh: false, delaySeconds: 3, dryRun: false })).to.equal(undefined);
+      expect(rebootProbeDelayMs({ rebooting: false, fresh: true, delaySeconds: 3, dryRun: false })).to.equal(undefined);
+      expect(rebootProbeDelayMs({ rebooting: true, fresh: true, delaySeconds: 3, dryRun: true })).to.equal(undefined);
     });
   });
 
@@ -177,24 +217,39 @@ describe("fleet helpers (pure)", () => {
         cluster: "c",
         concurrency: 2,
         nodes: [
-          { machine: m("a"), hostKey: "KEY", previousFinishedAt: "T0", previousBuild: "41", build: "42" },
-          { machine: m("b"), hostKey: undefined, previousFinishedAt: undefined, previousBuild: undefined, build: "42" },
+          { machine: m("a"), hostKey: "KEY", previousFinishedAt: "T0", previousBuild: "41", previousRev: undefined, build: "42" },
+          { machine: m("b"), hostKey: undefined, previousFinishedAt: undefined, previousBuild: undefined, previousRev: undefined, build: "42" },
         ],
       });
       expect(w[1]).to.deep.include({ name: "two", held: true, reason: "approval gate", soakStack: "dev", planned: 2, registered: 1 });
-      expect(w[1].clusters[0].nodes).to.deep.equal([{ machine: m("c"), hostKey: undefined, previousFinishedAt: undefined, previousBuild: "41", build: "41", frozen: true }]);
+      expect(w[1].clusters[0].nodes).to.deep.equal([{ machine: m("c"), hostKey: undefined, previousFinishedAt: undefined, previousBuild: "41", previousRev: undefined, build: "41", frozen: true }]);
     });
 
     it("rollout output: complete only without held waves; finishedAt is the latest of this build", () => {
       const results: NodeResult[] = [
-        { name: "b", build: "42", rebooted: true, finishedAt: "2026-11-25T10:00:00Z", packagesChanged: 2, frozen: false },
-        { name: "a", build: "42", rebooted: false, finishedAt: "2026-11-25T11:00:00Z", packagesChanged: 0, frozen: false },
-        { name: "c", build: "41", rebooted: false, finishedAt: "2026-11-25T12:00:00Z", packagesChanged: 0, frozen: true },
+        { name: "b", build: "42", rebooted: true, finishedAt: "2026-11-25T10:00:00Z", packagesChanged: 2, frozen: false, hostKey: "SHA256:b", rev: "r1" },
+        { name: "a", build: "42", rebooted: false, finishedAt: "2026-11-25T11:00:00Z", packagesChanged: 0, frozen: false, hostKey: "none", rev: "r1" },
+        { name: "c", build: "41", rebooted: false, finishedAt: "2026-11-25T12:00:00Z", packagesChanged: 0, frozen: true, hostKey: "none", rev: "r0" },
       ];
       const waves = rolloutWaves(plan, machines, [{ wave: "one", held: false }, { wave: "two", held: true }], previous, new Map());
       expect(rolloutOutput("42", waves, results)).to.deep.equal({ build: "42", complete: false, finishedAt: "2026-11-25T11:00:00Z", nodes: 3, held: ["two"] });
       expect(Object.keys(nodesOutput(results))).to.deep.equal(["a", "b", "c"]);
-      expect(nodesOutput(results).b).to.deep.equal({ build: "42", rebooted: true, finishedAt: "2026-11-25T10:00:00Z", changed: 2 });
+      expect(nodesOutput(results).b).to.deep.equal({ build: "42", rebooted: true, finishedAt: "2026-11-25T10:00:00Z", changed: 2, hostKey: "SHA256:b", rev: "r1" });
+      // Round trip: the next run reads what this one wrote.
+      expect(asNodeRecords(nodesOutput(results)).get("b")).to.deep.equal(nodesOutput(results).b);
+    });
+
+    it("a reinstalled machine (another host key than its record) is new: patched in a running wave, not registered in a held one", () => {
+      const KEY2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEMwZxYNz8GKb/Ew0CxogS1x0SiHaWdk6vpZJbNlIRPF";
+      const prev = asNodeRecords({
+        a: { build: "42", rebooted: false, finishedAt: "T0", changed: 1, hostKey: "SHA256:old", rev: "r" },
+        c: { build: "41", rebooted: false, finishedAt: "T1", changed: 1, hostKey: "SHA256:old", rev: "r" },
+      });
+      const keys = new Map([["a", KEY2], ["c", KEY2]]);
+      const w = rolloutWaves(plan, machines, [{ wave: "one", held: false }, { wave: "two", held: true }], prev, keys);
+      // Running wave: the record is passed on; NodePatch's revision (with the new host key) differs from `rev`.
+      expect(w[0].clusters[0].nodes[0]).to.deep.include({ build: "42", previousBuild: "42", previousRev: "r" });
+      expect(w[1].registered).to.equal(0);
     });
 
     it("caps the unassigned list", () => {

@@ -5,6 +5,7 @@ import * as path from "path";
 import type * as pulumiType from "@pulumi/pulumi";
 import type { Machine } from "../../src/inventory/schema";
 import { installMocks, plainStrings, Recorder, valueOf, PATCH_FINISHED_AT, defaultStdout } from "./components.mocks";
+import { nodePatchCommand } from "../../components/fleet/node-commands";
 
 type Fleet = typeof import("../../components/fleet");
 
@@ -12,7 +13,6 @@ const SHA = "ab".repeat(32);
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nsmith-test-key-material\n-----END OPENSSH PRIVATE KEY-----\n";
 const HOSTKEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEMwZxYNz8GKb/Ew0CxogS1x0SiHaWdk6vpZJbNlIRPF";
 const AGENT = "/usr/local/lib/smith/smith-agent";
-const INSTALL = `install -D -m 0755 "$HOME"/'.smith-agent-${SHA.slice(0, 16)}' '${AGENT}'`;
 
 function machine(name: string, cluster = "c1", extra: Partial<Machine> = {}): Machine {
   return { name, host: `10.0.0.${name.length}`, environment: "dev", region: "r1", cluster, role: "worker", hostKey: HOSTKEY, ...extra };
@@ -43,27 +43,34 @@ describe("fleet components (Pulumi mocks)", function () {
   }
 
   describe("NodePatch", () => {
-    it("registers the agent copy, patch, reboot and health under the node, named after it", async () => {
+    const deps = (n: string) => rec.byName(n).dependencies.map((u) => rec.nameOfUrn(u));
+    const patchLine = (extra: Record<string, unknown>) =>
+      JSON.stringify({ ...JSON.parse(defaultStdout("x-patch", { create: "--build '42'" })), finishedAt: new Date().toISOString(), ...extra }) + "\n";
+
+    it("registers the agent copy, patch and health under the node, named after it: three resources, no separate reboot", async () => {
       new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1")) });
       await rec.settle();
       const node = rec.byName("web-1");
       expect(node.type).to.equal("smith:fleet:NodePatch");
       expect(rec.byName("web-1-agent").type).to.equal("command:remote:CopyToRemote");
-      for (const step of ["patch", "reboot", "health"]) {
+      for (const step of ["patch", "health"]) {
         const r = rec.byName(`web-1-${step}`);
         expect(r.type).to.equal("command:remote:Command");
         expect(r.parentUrn).to.equal(node.urn);
       }
       expect(rec.byName("web-1-agent").parentUrn).to.equal(node.urn);
+      expect(rec.resources.filter((r) => r.custom).map((r) => r.name).sort()).to.deep.equal(["web-1-agent", "web-1-health", "web-1-patch"]);
     });
 
-    it("renders the exact command lines, every value quoted", async () => {
-      new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1", "c1", { role: "db" })) });
+    it("renders the exact command lines, every value quoted: one patch step verifies the agent, patches and schedules the reboot", async () => {
+      new fleet.NodePatch("web-1", { ...settings(), patchTimeoutMinutes: 30, ...target(machine("web-1", "c1", { role: "db" })) });
       await rec.settle();
       expect(rec.byName("web-1-patch").inputs.create).to.equal(
-        `${INSTALL} && ${AGENT} patch --build '42' --repo 'http://repo.example/apt'`,
+        nodePatchCommand({ build: "42", repoUrl: "http://repo.example/apt", user: "root", agentSha256: SHA, maxRuntimeSeconds: 1800, rebootDelaySeconds: 3 }),
       );
-      expect(rec.byName("web-1-reboot").inputs.create).to.equal(`${AGENT} reboot-if-required --delay '3'`);
+      expect(rec.byName("web-1-patch").inputs.create).to.match(
+        new RegExp(` && ${AGENT} patch --build '42' --repo 'http://repo.example/apt' --max-runtime '1800' --reboot-if-required --reboot-delay '3'$`),
+      );
       // No reboot was scheduled: nothing to compare the boot id with.
       expect(rec.byName("web-1-health").inputs.create).to.equal(`${AGENT} health --role 'db'`);
     });
@@ -72,37 +79,105 @@ describe("fleet components (Pulumi mocks)", function () {
       new fleet.NodePatch("web-2", { ...settings(), sshUser: "ops", ...target(machine("web-2")) });
       new fleet.NodePatch("web-3", { ...settings(), sshUser: "ops", ...target(machine("web-3", "c1", { user: "root" })) });
       await rec.settle();
-      expect(rec.byName("web-2-patch").inputs.create).to.equal(
-        `sudo -n ${INSTALL} && sudo -n ${AGENT} patch --build '42' --repo 'http://repo.example/apt'`,
-      );
-      expect(rec.byName("web-2-reboot").inputs.create).to.match(/^sudo -n /);
+      expect(rec.byName("web-2-patch").inputs.create).to.match(/^sudo -n sh -c /).and.contain(`sudo -n ${AGENT} patch --build '42'`);
       expect(rec.byName("web-2-health").inputs.create).to.match(/^sudo -n /);
       expect((rec.byName("web-2-patch").inputs.connection as { user: string }).user).to.equal("ops");
       expect((rec.byName("web-3-patch").inputs.connection as { user: string }).user).to.equal("root");
       expect(rec.byName("web-3-patch").inputs.create).to.not.contain("sudo");
     });
 
-    it("passes the pre-reboot boot id to health when the agent scheduled a reboot", async () => {
-      rec.behaviour.stdout = (name) => (name.endsWith("-reboot") ? '{"rebooting":true,"bootId":"b00t-1"}\n' : undefined);
-      // The stored patch result (same finishedAt as last update): no reboot in progress, no wait.
-      new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1"), { previousFinishedAt: PATCH_FINISHED_AT }) });
+    it("waits for the new boot (prober) only for a reboot scheduled in this update, then passes the old boot id to health", async () => {
+      const calls: unknown[] = [];
+      const rebootProber = async (w: unknown) => {
+        calls.push(w);
+        return { rebooted: true, bootId: "b00t-2", probes: 2 };
+      };
+      rec.behaviour.stdout = (name) => (name.endsWith("-patch") ? patchLine({ rebootRequired: true, rebooting: true, bootId: "b00t-1" }) : undefined);
+      new fleet.NodePatch("web-1", { ...settings(), rebootProber, ...target(machine("web-1", "c1", { port: 2222 })) });
       await rec.settle();
       expect(rec.byName("web-1-health").inputs.create).to.equal(`${AGENT} health --role 'worker' --boot-id-before 'b00t-1'`);
+      expect(calls).to.deep.equal([
+        {
+          host: "10.0.0.5",
+          port: 2222,
+          user: "root",
+          hostKey: HOSTKEY,
+          bootIdBefore: "b00t-1",
+          timeoutMs: 20 * 60_000,
+          initialDelayMs: 3000,
+          // Still the old boot 30 s after the reboot was due: the agent's health re-queues a lost one.
+          nudge: { command: `${AGENT} health --role 'worker' --boot-id-before 'b00t-1'`, afterMs: 33_000 },
+        },
+      ]);
+      // A stored result (same finishedAt as the last update recorded): nothing is rebooting, no probe.
+      rec.reset();
+      calls.length = 0;
+      const stored = patchLine({ rebooting: true, bootId: "b00t-1", finishedAt: PATCH_FINISHED_AT });
+      rec.behaviour.stdout = (name) => (name.endsWith("-patch") ? stored : undefined);
+      new fleet.NodePatch("web-1", { ...settings(), rebootProber, ...target(machine("web-1"), { previousFinishedAt: PATCH_FINISHED_AT }) });
+      await rec.settle();
+      expect(calls).to.deep.equal([]);
+      expect(rec.byName("web-1-health").inputs.create).to.contain("--boot-id-before 'b00t-1'");
     });
 
-    it("re-runs on a new build only: every command triggers on the build, the copy on the agent hash", async () => {
-      new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1")) });
+    it("every resource of the chain has the same triggers: the build and the chain revision", async () => {
+      const n = new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1")) });
       await rec.settle();
-      for (const step of ["patch", "reboot", "health"]) expect(rec.byName(`web-1-${step}`).inputs.triggers).to.deep.equal(["42"]);
+      for (const step of ["agent", "patch", "health"]) expect(rec.byName(`web-1-${step}`).inputs.triggers, step).to.deep.equal(["42", n.revision]);
       const copy = rec.byName("web-1-agent");
-      expect(copy.inputs.triggers).to.deep.equal([SHA]);
       expect(copy.inputs.remotePath).to.equal(`.smith-agent-${SHA.slice(0, 16)}`);
     });
 
-    it("pins the host key, ignores connection changes and bounds the post-reboot dial", async () => {
+    // Issue 7 §4: whatever input changes, either nothing of the node changes or ALL its resources
+    // are replaced (their triggers change), so the change runs through the chain in order.
+    const changes: [string, Record<string, unknown>, Partial<Machine>][] = [
+      ["a new build", { build: "43" }, {}],
+      ["a new agent", { agentSha256: "cd".repeat(32) }, {}],
+      ["another repoUrl", { repoUrl: "https://mirror2.example/apt" }, {}],
+      ["another sshUser", { sshUser: "ops" }, {}],
+      ["another reboot delay", { rebootDelaySeconds: 9 }, {}],
+      ["another patch timeout", { patchTimeoutMinutes: 45 }, {}],
+      ["another role", {}, { role: "db" }],
+      ["another port", {}, { port: 2200 }],
+      ["a new host key (reinstalled machine)", { hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFd7ZcqVUi5b0Ohh4eQxOoB1i3Q2m2D3UuR8h9xq6S2x" }, {}],
+    ];
+    for (const [what, change, machineChange] of changes) {
+      it(`${what} replaces every resource of the node (triggers), never updates one step alone`, async () => {
+        const render = async (c: Record<string, unknown>, mc: Partial<Machine>) => {
+          rec.reset();
+          new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1", "c1", mc)), ...c });
+          await rec.settle();
+          return new Map(rec.resources.filter((r) => r.custom).map((r) => [r.name, r.inputs]));
+        };
+        const a = await render({}, {});
+        const b = await render(change, machineChange);
+        for (const [name, inputs] of a) {
+          const other = b.get(name)!;
+          expect(other.triggers, `${name} triggers`).to.not.deep.equal(inputs.triggers);
+        }
+      });
+    }
+
+    it("a rotated private key alone changes nothing (connection ignored, triggers equal)", async () => {
+      const n1 = new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1"), { previousBuild: "42" }) });
+      const n2 = new fleet.NodePatch("web-2", { ...settings(), privateKey: pulumi.secret("other"), ...target(machine("web-2"), { previousBuild: "42", previousRev: undefined }) });
+      await rec.settle();
+      expect(rec.byName("web-1-patch").inputs.triggers).to.deep.equal(["42", n1.revision]);
+      expect(n2.revision, "the key is not part of the revision").to.equal(n1.revision);
+      for (const step of ["agent", "patch", "health"]) expect(rec.byName(`web-2-${step}`).ignoreChanges).to.deep.equal(["connection"]);
+    });
+
+    it("bounds the patch (agent --max-runtime + margin) and the health wait with explicit timeouts", async () => {
+      new fleet.NodePatch("web-1", { ...settings(), patchTimeoutMinutes: 30, ...target(machine("web-1")) });
+      await rec.settle();
+      expect(rec.byName("web-1-patch").customTimeouts).to.deep.include({ create: "35m", update: "35m" });
+      expect(rec.byName("web-1-health").customTimeouts).to.deep.include({ create: "20m", update: "20m" });
+    });
+
+    it("pins the host key, ignores connection changes and dials the healthcheck until the machine is back", async () => {
       new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1", "c1", { port: 2222 })) });
       await rec.settle();
-      for (const n of ["web-1-agent", "web-1-patch", "web-1-reboot", "web-1-health"]) {
+      for (const n of ["web-1-agent", "web-1-patch", "web-1-health"]) {
         const r = rec.byName(n);
         expect(r.ignoreChanges, n).to.deep.equal(["connection"]);
         const c = r.inputs.connection as Record<string, unknown>;
@@ -110,9 +185,7 @@ describe("fleet components (Pulumi mocks)", function () {
         expect(c.host, n).to.equal("10.0.0.5");
         expect(c.port, n).to.equal(2222);
       }
-      const health = rec.byName("web-1-health");
-      expect((health.inputs.connection as Record<string, unknown>).dialErrorLimit).to.equal(-1);
-      expect(health.customTimeouts?.create).to.equal("20m");
+      expect((rec.byName("web-1-health").inputs.connection as Record<string, unknown>).dialErrorLimit).to.equal(-1);
       expect((rec.byName("web-1-patch").inputs.connection as Record<string, unknown>).dialErrorLimit).to.not.equal(-1);
       expect(rec.byName("web-1-patch").inputs.addPreviousOutputInEnv).to.equal(false);
     });
@@ -120,8 +193,6 @@ describe("fleet components (Pulumi mocks)", function () {
     it("never registers the private key as plain text", async () => {
       new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1")) });
       await rec.settle();
-      const commands = rec.resources.filter((r) => r.custom);
-      expect(commands).to.have.length(4);
       for (const r of rec.resources) {
         expect(plainStrings(r.raw).some((s) => s.includes("smith-test-key-material")), r.name).to.equal(false);
       }
@@ -129,7 +200,7 @@ describe("fleet components (Pulumi mocks)", function () {
       expect((rec.byName("web-1-patch").inputs.connection as Record<string, unknown>).privateKey).to.equal(KEY);
     });
 
-    it("orders copy → patch → reboot → health, and the patch after `after`", async () => {
+    it("orders copy → patch → health, all after `after`", async () => {
       class Gate extends pulumi.CustomResource {
         constructor(n: string) {
           super("test:index:Gate", n, {});
@@ -138,42 +209,72 @@ describe("fleet components (Pulumi mocks)", function () {
       const gate = new Gate("gate");
       new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1")), after: [gate] });
       await rec.settle();
-      const deps = (n: string) => rec.byName(n).dependencies.map((u) => rec.nameOfUrn(u));
-      expect(deps("web-1-agent")).to.deep.equal([]);
+      expect(deps("web-1-agent")).to.deep.equal(["gate"]);
       expect(deps("web-1-patch")).to.have.members(["web-1-agent", "gate"]);
-      expect(deps("web-1-reboot")).to.deep.equal(["web-1-patch"]);
-      // Health reads both reports (boot id, freshness): data dependencies on patch and reboot.
-      expect(deps("web-1-health")).to.have.members(["web-1-reboot", "web-1-patch"]);
+      expect(deps("web-1-health")).to.deep.equal(["web-1-patch"]);
     });
 
-    it("exposes the agent's report as outputs", async () => {
-      rec.behaviour.stdout = (name) => (name.endsWith("-reboot") ? '{"rebooting":true,"bootId":"x"}\n' : undefined);
+    it("hooks: beforePatch resources wait for `after` and the patch waits for them; afterHealth ends the node", async () => {
+      class Step extends pulumi.CustomResource {
+        constructor(n: string, props: Record<string, unknown>, o: pulumiType.CustomResourceOptions) {
+          super("test:index:Step", n, props, o);
+        }
+      }
+      const seen: { triggers?: unknown; frozen?: boolean } = {};
+      const hooks = {
+        beforePatch: (ctx: import("../../components/fleet/hooks").NodeHookContext) => {
+          seen.triggers = ctx.triggers;
+          seen.frozen = ctx.frozen;
+          return [new Step(`${ctx.name}-drain`, { triggers: ctx.triggers }, { parent: ctx.parent, dependsOn: ctx.after })];
+        },
+        afterHealth: (ctx: import("../../components/fleet/hooks").NodeHookContext & { health: pulumiType.Resource }) => [
+          new Step(`${ctx.name}-uncordon`, { triggers: ctx.triggers }, { parent: ctx.parent, dependsOn: [ctx.health] }),
+        ],
+      };
+      const c = new fleet.ClusterRollout("w/c1", { nodes: ["k1", "k2"].map((n) => target(machine(n))), settings: { ...settings(), hooks: () => hooks } });
+      await rec.settle();
+      expect(deps("k1-patch")).to.have.members(["k1-agent", "k1-drain"]);
+      expect(deps("k2-drain")).to.deep.equal(["k1-uncordon"]);
+      expect(deps("k2-patch")).to.have.members(["k2-agent", "k2-drain", "k1-uncordon"]);
+      expect(deps("k2-uncordon")).to.deep.equal(["k2-health"]);
+      expect(rec.byName("k1-drain").parentUrn).to.equal(rec.byName("k1").urn);
+      expect(c.last.map((r) => (r as unknown as { __name?: string }).__name)).to.deep.equal(["k2-uncordon"]);
+      expect(seen.triggers).to.deep.equal(["42", c.nodes[1].revision]);
+      expect(seen.frozen).to.equal(false);
+    });
+
+    it("exposes the agent's report as outputs, with the host key fingerprint and revision", async () => {
+      rec.behaviour.stdout = (name) => (name.endsWith("-patch") ? patchLine({ rebooting: true, bootId: "x", finishedAt: PATCH_FINISHED_AT }) : undefined);
       const n = new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1"), { previousFinishedAt: PATCH_FINISHED_AT }) });
       expect(await valueOf(n.build)).to.equal("42");
       expect(await valueOf(n.finishedAt)).to.equal(PATCH_FINISHED_AT);
       expect(await valueOf(n.startedAt)).to.equal("2026-11-25T09:59:00Z");
       expect(await valueOf(n.rebooted)).to.equal(true);
       expect(await valueOf(n.packagesChanged)).to.equal(1);
+      expect(n.hostKeyFingerprint).to.match(/^SHA256:/);
       // Outputs wait for the healthcheck: the stack never reports a node done before it passed.
-      const deps = await (n.build as unknown as { resources(): Promise<Set<unknown>> }).resources();
-      expect(deps.has(n.health)).to.equal(true);
+      const d = await (n.build as unknown as { resources(): Promise<Set<unknown>> }).resources();
+      expect(d.has(n.health)).to.equal(true);
       await rec.settle();
     });
 
-    it("on a new build the connection is not ignored, so a rotated key takes effect then", async () => {
+    it("when the chain is replaced (new build or revision) the connection is not ignored, so a new key or host key is used", async () => {
+      const probe = new fleet.NodePatch("probe", { ...settings(), ...target(machine("web-2")) });
       new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1"), { previousBuild: "41" }) });
-      new fleet.NodePatch("web-2", { ...settings(), ...target(machine("web-2"), { previousBuild: "42" }) });
+      new fleet.NodePatch("web-2", { ...settings(), ...target(machine("web-2"), { previousBuild: "42", previousRev: probe.revision }) });
+      new fleet.NodePatch("web-3", { ...settings(), ...target(machine("web-3"), { previousBuild: "42", previousRev: "0000000000000000" }) });
       await rec.settle();
-      for (const step of ["agent", "patch", "reboot", "health"]) {
+      for (const step of ["agent", "patch", "health"]) {
         expect(rec.byName(`web-1-${step}`).ignoreChanges, step).to.deep.equal([]);
         expect(rec.byName(`web-2-${step}`).ignoreChanges, step).to.deep.equal(["connection"]);
+        expect(rec.byName(`web-3-${step}`).ignoreChanges, step).to.deep.equal([]);
       }
     });
 
     it("frozen (held) nodes ignore every input, so the stored state stays as it is", async () => {
       new fleet.NodePatch("web-1", { ...settings(), ...target(machine("web-1"), { build: "41", frozen: true }) });
       await rec.settle();
-      expect(rec.byName("web-1-patch").inputs.triggers).to.deep.equal(["41"]);
+      expect((rec.byName("web-1-patch").inputs.triggers as string[])[0]).to.equal("41");
       expect(rec.byName("web-1-patch").ignoreChanges).to.include.members(["connection", "create", "triggers"]);
       expect(rec.byName("web-1-agent").ignoreChanges).to.include.members(["connection", "source", "remotePath", "triggers"]);
     });
@@ -186,7 +287,7 @@ describe("fleet components (Pulumi mocks)", function () {
       new fleet.NodePatch("web-1", { ...(s as ReturnType<typeof settings>), ...target(machine("web-1")) });
       await rec.settle();
       const copy = rec.byName("web-1-agent");
-      expect(copy.inputs.triggers).to.deep.equal([sha]);
+      expect(copy.inputs.remotePath).to.equal(`.smith-agent-${sha.slice(0, 16)}`);
       expect(JSON.stringify(copy.inputs.source)).to.contain("smith-agent");
     });
   });
@@ -202,6 +303,8 @@ describe("fleet components (Pulumi mocks)", function () {
       expect(deps("n1-patch")).to.deep.equal(["n1-agent"]);
       expect(deps("n2-patch")).to.have.members(["n2-agent", "n1-health"]);
       expect(deps("n3-patch")).to.have.members(["n3-agent", "n2-health"]);
+      // The copy is in the chain too: a new agent is not copied to a whole cluster at once.
+      expect(deps("n2-agent")).to.deep.equal(["n1-health"]);
       expect(c.last).to.have.length(1);
       expect(c.last[0]).to.equal(c.nodes[2].health);
       expect(rec.byName("n2").parentUrn).to.equal(rec.byName("w/c1").urn);

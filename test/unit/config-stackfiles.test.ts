@@ -28,6 +28,10 @@ describe("committed stack files", () => {
     it(`${file} validates, holds no key material and plans its inventory`, async () => {
       const text = fs.readFileSync(path.join(ROOT, file), "utf8");
       expect(text).to.not.match(/PRIVATE KEY|secure:/);
+      // A real secrets provider, shown where the stack is set up (issue 7 §1).
+      expect(text).to.match(/^#.*PULUMI_CONFIG_PASSPHRASE_FILE=/m);
+      expect(text).to.match(/^#.*--secrets-provider "awskms:\/\//m);
+      expect(text).to.not.contain("smith-lab-local-only");
       const values = stackValues(file);
       expect(values).to.not.have.property("sshPrivateKey");
       const config = parseStackConfig({ values, secret: new Set() }, ROOT);

@@ -140,6 +140,30 @@ describe("inventory: loadInventory and YamlInventorySource", () => {
     expect((await src.load())[0].role).to.equal("master");
   });
 
+  it("refuses a device, a FIFO, a directory and a huge file quickly, in one line (issue 7 §5)", async () => {
+    const fifo = path.join(dir, "fifo.yaml");
+    require("child_process").execFileSync("mkfifo", [fifo]);
+    // A FIFO nobody writes to would block a reader forever; /dev/zero never ends.
+    expect(await userErrorAsync(loadInventory([fifo]))).to.equal(`${fifo}: cannot read inventory file: not a regular file (a FIFO)`);
+    expect(await userErrorAsync(loadInventory(["/dev/zero"]))).to.equal("/dev/zero: cannot read inventory file: not a regular file (a character device)");
+    expect(await userErrorAsync(loadInventory([dir]))).to.equal(`${dir}: cannot read inventory file: not a regular file (a directory)`);
+    const huge = path.join(dir, "huge.yaml");
+    fs.writeFileSync(huge, "");
+    fs.truncateSync(huge, 33 * 1024 * 1024); // sparse: nothing written, stat says 33 MiB
+    expect(await userErrorAsync(loadInventory([huge]))).to.equal(`${huge}: cannot read inventory file: too large (34603008 bytes; at most 33554432)`);
+  });
+
+  it("lists the first ten problems and counts the rest, on one line (issue 7 §5)", async () => {
+    const f = path.join(dir, "many.yaml");
+    const bad = Array.from({ length: 25 }, (_, i) => `  - { name: m${i}, host: "bad host ${i}", environment: dev, region: r, cluster: c, role: w }`);
+    fs.writeFileSync(f, ["machines:", ...bad].join("\n"));
+    const msg = await userErrorAsync(loadInventory([f]));
+    expect(msg).to.not.contain("\n");
+    expect(msg).to.match(/\(and 24 more: /);
+    expect(msg.match(/machines\[\d+\]\.host/g)).to.have.length(10);
+    expect(msg).to.match(/; … 15 not shown\)$/);
+  });
+
   it("names a missing file", async () => {
     expect(await userErrorAsync(loadInventory([path.join(dir, "nope.yaml")]))).to.match(/nope\.yaml: cannot read inventory file \(ENOENT\)/);
     expect(await userErrorAsync(loadInventory([]))).to.match(/no inventory file/);

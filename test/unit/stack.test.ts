@@ -11,6 +11,8 @@ type Program = typeof import("../../stacks/program");
 const ED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEMwZxYNz8GKb/Ew0CxogS1x0SiHaWdk6vpZJbNlIRPF";
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nstack-test-key\n-----END OPENSSH PRIVATE KEY-----\n";
 const NOW = new Date("2026-11-25T12:00:00Z");
+/** A real stack's environment: its own backend and passphrase file (the program checks both). */
+const REAL_ENV = { PULUMI_BACKEND_URL: "s3://fleet-state/smith", PULUMI_CONFIG_PASSPHRASE_FILE: "/run/secrets/smith" };
 
 const machine = (name: string, cluster: string, role = "worker", hostKey: string | null = ED) =>
   `  - { name: ${name}, host: 10.1.0.${name.length}, environment: dev, region: r1, cluster: ${cluster}, role: ${role}${hostKey ? `, hostKey: ${hostKey}` : ""} }`;
@@ -77,7 +79,7 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
   }
 
   async function run(): Promise<Record<string, unknown>> {
-    const outputs = await program.main({ projectDir: dir, now: () => NOW });
+    const outputs = await program.main({ projectDir: dir, now: () => NOW, env: REAL_ENV });
     const resolved: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(outputs)) resolved[k] = pulumi.Output.isInstance(v) ? await valueOf(v) : v;
     await rec.settle();
@@ -102,7 +104,11 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
     expect(deps("b1-patch")).to.have.members(["b1-agent", "a3-health"]);
     expect(out.build).to.equal("42");
     expect(out.rollout).to.deep.equal({ build: "42", complete: true, finishedAt: PATCH_FINISHED_AT, nodes: 6, held: [] });
-    expect((out.nodes as Record<string, unknown>).a2).to.deep.equal({ build: "42", rebooted: false, finishedAt: PATCH_FINISHED_AT, changed: 1 });
+    const a2 = (out.nodes as Record<string, Record<string, unknown>>).a2;
+    expect(a2).to.deep.include({ build: "42", rebooted: false, finishedAt: PATCH_FINISHED_AT, changed: 1 });
+    // Each node records the host key it was patched through (a reinstall is then noticed) and its chain revision.
+    expect(a2.hostKey).to.match(/^SHA256:[A-Za-z0-9+/]{43}$/);
+    expect(a2.rev).to.equal((rec.byName("a2-patch").inputs.triggers as string[])[1]);
     expect(out.waves).to.deep.equal([
       { name: "test", held: false, clusters: 1, planned: 1, registered: 1 },
       { name: "main", held: false, clusters: 1, planned: 3, registered: 3 },
@@ -146,13 +152,50 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
         : undefined;
     const out = await run();
     expect(patched()).to.deep.equal(["a1", "b2", "t1"]);
-    expect(rec.byName("a1-patch").inputs.triggers).to.deep.equal(["41"]);
+    expect((rec.byName("a1-patch").inputs.triggers as string[])[0]).to.equal("41");
     expect(rec.byName("a1-patch").inputs.create).to.contain("--build '41'");
     expect(rec.byName("a1-patch").ignoreChanges).to.include.members(["create", "triggers", "connection"]);
     expect(rec.byName("t1-patch").ignoreChanges).to.deep.equal(["connection"]);
     expect((out.nodes as Record<string, { build: string }>).a1.build).to.equal("41");
     expect(out.rollout).to.deep.include({ complete: false, finishedAt: PATCH_FINISHED_AT, nodes: 3 });
     expect(out.waves).to.deep.include({ name: "main", held: true, reason: "approval gate: smith:approvals has no main@42", clusters: 1, planned: 3, registered: 1 });
+  });
+
+  describe("dynamic fleet (issue 9 §9)", () => {
+    it("patches again a machine reinstalled under the same name (new host key, back at an old build)", async () => {
+      configure({ "smith:approvals": '["main@42"]' });
+      const first = await run();
+      const nodes = first.nodes as Record<string, Record<string, unknown>>;
+      const oldTriggers = rec.byName("a2-patch").inputs.triggers;
+      // Next run: same build; a2 was reinstalled: the inventory has its new host key.
+      const NEW_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFd7ZcqVUi5b0Ohh4eQxOoB1i3Q2m2D3UuR8h9xq6S2x";
+      fs.writeFileSync(path.join(dir, "reinstalled.yaml"), INVENTORY.split("\n").map((l) => (l.includes("name: a2,") ? l.replace(ED, NEW_KEY) : l)).join("\n"));
+      rec.reset();
+      configure({ "smith:approvals": '["main@42"]', "smith:inventory": "reinstalled.yaml" });
+      rec.behaviour.stackOutputs = { "organization/smith/dev": { nodes } };
+      await run();
+      expect(rec.byName("a2-patch").inputs.triggers, "a2's chain is replaced").to.not.deep.equal(oldTriggers);
+      expect((rec.byName("a2-health").inputs.connection as Record<string, unknown>).hostKey).to.equal(NEW_KEY);
+      // a2 is a new machine: its chain is replaced with the current connection (the new host key).
+      for (const step of ["agent", "patch", "health"]) {
+        expect(rec.byName(`a2-${step}`).ignoreChanges, `a2-${step}`).to.deep.equal([]);
+        expect(rec.byName(`a1-${step}`).ignoreChanges, `a1-${step}`).to.deep.equal(["connection"]);
+      }
+    });
+
+    it("drops a machine removed from the inventory without touching it (nothing registered, gone from the outputs)", async () => {
+      configure({ "smith:approvals": '["main@42"]' });
+      const first = (await run()).nodes as Record<string, unknown>;
+      fs.writeFileSync(path.join(dir, "fewer.yaml"), INVENTORY.split("\n").filter((l) => !l.includes("name: a2,")).join("\n"));
+      rec.reset();
+      configure({ "smith:approvals": '["main@42"]', "smith:inventory": "fewer.yaml" });
+      rec.behaviour.stackOutputs = { "organization/smith/dev": { nodes: first } };
+      const out = await run();
+      expect(rec.resources.filter((r) => r.name.startsWith("a2"))).to.deep.equal([]);
+      expect(Object.keys(out.nodes as object)).to.not.include("a2");
+      // The chain closes over the gap: a3 follows a1.
+      expect(deps("a3-patch")).to.include("a1-health");
+    });
   });
 
   describe("soak gates", () => {
@@ -194,7 +237,7 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
   describe("user errors become one RunError line", () => {
     async function failure(): Promise<Error> {
       try {
-        await program.main({ projectDir: dir, now: () => NOW });
+        await program.main({ projectDir: dir, now: () => NOW, env: REAL_ENV });
       } catch (e) {
         return e as Error;
       }
@@ -217,7 +260,7 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
 
     it("a missing key file", async () => {
       configure({ "smith:sshPrivateKeyPath": "nope" });
-      expect((await failure()).message).to.equal(`config: smith:sshPrivateKeyPath: cannot read ${path.join(dir, "nope")} (ENOENT)`);
+      expect((await failure()).message).to.equal(`${path.join(dir, "nope")}: cannot read smith:sshPrivateKeyPath key file (ENOENT)`);
     });
 
     it("a machine without a host key", async () => {
@@ -246,12 +289,36 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
     expect(c.privateKey).to.equal(KEY);
   });
 
-  it("warns about unverified machines when smith:requireHostKeys is false", async () => {
-    fs.writeFileSync(path.join(dir, "nokey.yaml"), ["machines:", machine("t1", "dev-test", "test", null)].join("\n"));
-    configure({ "smith:inventory": "nokey.yaml", "smith:requireHostKeys": "false", "smith:waves": "soak.yaml" });
-    rec.behaviour.stackOutputs = { "organization/smith/staging": { rollout: { build: "42", complete: true, finishedAt: "2026-11-01T00:00:00Z" } } };
-    await run();
-    expect((rec.byName("t1-patch").inputs.connection as Record<string, unknown>).hostKey).to.equal(undefined);
-    expect(String(warn.firstCall.args[0])).to.contain("1 machine(s) connect WITHOUT host key verification: t1");
+  describe("lab conveniences never reach a real stack (issue 7 §1)", () => {
+    async function refusal(env: NodeJS.ProcessEnv, extra: Record<string, string> = {}): Promise<string> {
+      configure(extra);
+      try {
+        await program.main({ projectDir: dir, now: () => NOW, env });
+      } catch (e) {
+        expect(rec.resources.filter((r) => r.custom), "nothing registered").to.deep.equal([]);
+        expect((e as Error).message).to.not.contain("\n");
+        return (e as Error).message;
+      }
+      throw new Error("expected the program to refuse");
+    }
+
+    it("refuses the lab passphrase before registering anything", async () => {
+      const msg = await refusal({ PULUMI_BACKEND_URL: "s3://b", PULUMI_CONFIG_PASSPHRASE: "smith-lab-local-only" });
+      expect(msg).to.match(/^stack dev: secrets: the secrets passphrase is the public lab passphrase/);
+    });
+
+    it("refuses the checkout-local backend unless smith:allowLocalBackend is true", async () => {
+      const env = { PULUMI_BACKEND_URL: `file://${dir}/.smith/state`, PULUMI_CONFIG_PASSPHRASE: "real" };
+      expect(await refusal(env)).to.match(/^stack dev: backend: the state backend .* is inside this checkout/);
+      configure({ "smith:allowLocalBackend": "true", "smith:approvals": '["main@42"]' });
+      await program.main({ projectDir: dir, now: () => NOW, env });
+      await rec.settle();
+      expect(patched()).to.have.length(6);
+    });
+
+    it("refuses smith:requireHostKeys false on a non-lab stack", async () => {
+      const msg = await refusal(REAL_ENV, { "smith:requireHostKeys": "false" });
+      expect(msg).to.equal("stack dev: smith:requireHostKeys: false is allowed only on lab stacks (lab, lab-*): real machines are always verified by host key");
+    });
   });
 });

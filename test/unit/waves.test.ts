@@ -28,6 +28,16 @@ const m = (over: Partial<Machine> = {}): Machine => ({
   ...over,
 });
 
+describe("waves: numbers are bounded (issue 7 §5)", () => {
+  const wave = (extra: string) => `waves:\n  - name: w\n    ${extra}\n`;
+  it("refuses a soak of more than 90 days, a huge concurrency or sample", () => {
+    expect(userError(() => parseWaves(wave("gate: { soak: { hours: 24000, stack: dev } }"), "w.yaml"))).to.match(/w\.yaml:3: waves\[0\]\.gate\.soak\.hours: soak hours must be at most 2160 \(90 days\) \(got 24000\)/);
+    expect(userError(() => parseWaves(wave("concurrency: 100000"), "w.yaml"))).to.match(/waves\[0\]\.concurrency: .*\(got 100000\)/);
+    expect(userError(() => parseWaves(wave("sample: { perEnvironment: 1e9 }"), "w.yaml"))).to.match(/perEnvironment/);
+    expect(parseWaves(wave("gate: { soak: { hours: 2160, stack: dev } }"), "w.yaml").waves[0]!.gate!.soak!.hours).to.equal(2160);
+  });
+});
+
 describe("waves: parseWaves", () => {
   it("parses a full wave file and remembers its source", () => {
     const wf = parseWaves(

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { findPlugin, findPulumi, LAB_PASSPHRASE, pulumiEnv, toolchainStatus } from "../../../src/pulumi/env";
+import { findPlugin, findPulumi, isLabStack, LAB_PASSPHRASE, pulumiEnv, toolchainStatus } from "../../../src/pulumi/env";
 
 describe("src/pulumi/env", () => {
   const root = "/repo";
@@ -13,8 +13,29 @@ describe("src/pulumi/env", () => {
       expect(env.PATH).to.equal("/repo/.smith/tools/bin:/usr/bin:/bin");
     });
 
-    it("defaults to the project's file backend, offline plugins and transpile-only", () => {
-      const env = pulumiEnv(root, { PATH: "/bin" });
+    it("knows lab stacks by name: lab and lab-* only (contract 3)", () => {
+      expect(["lab", "lab-e2e", "lab-prod"].filter(isLabStack)).to.deep.equal(["lab", "lab-e2e", "lab-prod"]);
+      expect(["prod", "dev", "labs", "mylab", "lab_x", "Lab", "", undefined].filter(isLabStack)).to.deep.equal([]);
+    });
+
+    it("gives a non-lab stack (or no stack) neither the lab passphrase nor the checkout-local backend", () => {
+      for (const stack of ["prod", "dev", undefined]) {
+        const env = pulumiEnv(root, { PATH: "/bin" }, stack);
+        expect(env, String(stack)).not.to.have.property("PULUMI_CONFIG_PASSPHRASE");
+        expect(env, String(stack)).not.to.have.property("PULUMI_BACKEND_URL");
+        expect(env.PULUMI_HOME).to.equal("/repo/.smith/pulumi-home");
+      }
+      // A lab passphrase the caller exported stays the caller's: the program refuses it for prod.
+      expect(pulumiEnv(root, { PULUMI_CONFIG_PASSPHRASE: "x" }, "prod").PULUMI_CONFIG_PASSPHRASE).to.equal("x");
+    });
+
+    it("takes the stack from SMITH_STACK when none is passed", () => {
+      expect(pulumiEnv(root, { SMITH_STACK: "lab" }).PULUMI_CONFIG_PASSPHRASE).to.equal(LAB_PASSPHRASE);
+      expect(pulumiEnv(root, { SMITH_STACK: "prod" })).not.to.have.property("PULUMI_CONFIG_PASSPHRASE");
+    });
+
+    it("defaults a lab stack to the project's file backend, offline plugins and transpile-only", () => {
+      const env = pulumiEnv(root, { PATH: "/bin" }, "lab");
       expect(env).to.include({
         PULUMI_HOME: "/repo/.smith/pulumi-home",
         PULUMI_BACKEND_URL: "file:///repo/.smith/state",
@@ -26,15 +47,15 @@ describe("src/pulumi/env", () => {
     });
 
     it("keeps a backend the caller chose", () => {
-      const env = pulumiEnv(root, { PULUMI_BACKEND_URL: "s3://fleet-state/smith" });
+      const env = pulumiEnv(root, { PULUMI_BACKEND_URL: "s3://fleet-state/smith" }, "lab");
       expect(env.PULUMI_BACKEND_URL).to.equal("s3://fleet-state/smith");
     });
 
     it("sets the lab passphrase only when neither a passphrase nor a passphrase file is given", () => {
-      expect(pulumiEnv(root, { PULUMI_CONFIG_PASSPHRASE: "real" }).PULUMI_CONFIG_PASSPHRASE).to.equal("real");
+      expect(pulumiEnv(root, { PULUMI_CONFIG_PASSPHRASE: "real" }, "lab").PULUMI_CONFIG_PASSPHRASE).to.equal("real");
       // An empty passphrase is a choice, not an absence.
-      expect(pulumiEnv(root, { PULUMI_CONFIG_PASSPHRASE: "" }).PULUMI_CONFIG_PASSPHRASE).to.equal("");
-      const withFile = pulumiEnv(root, { PULUMI_CONFIG_PASSPHRASE_FILE: "/run/secrets/p" });
+      expect(pulumiEnv(root, { PULUMI_CONFIG_PASSPHRASE: "" }, "lab").PULUMI_CONFIG_PASSPHRASE).to.equal("");
+      const withFile = pulumiEnv(root, { PULUMI_CONFIG_PASSPHRASE_FILE: "/run/secrets/p" }, "lab");
       expect(withFile).not.to.have.property("PULUMI_CONFIG_PASSPHRASE");
       expect(withFile.PULUMI_CONFIG_PASSPHRASE_FILE).to.equal("/run/secrets/p");
     });

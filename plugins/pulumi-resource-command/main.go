@@ -1,0 +1,88 @@
+// smith's command resource provider for the Pulumi engine: `pulumi-resource-command` 1.2.1.
+//
+// Why it exists: @pulumi/command 1.2.1 asks the engine for the `command` plugin, and the Go module
+// proxy this project can reach refuses the upstream provider (`go list -m -versions
+// github.com/pulumi/pulumi-command/provider` answers 403 "This module version is not available").
+// The @pulumi/command SDK is used unchanged; this plugin serves command:remote:Command,
+// command:remote:CopyToRemote, command:remote:CopyFile and command:local:Command with upstream
+// v1.2.1's inputs, outputs and semantics; docs/pulumi.md has the table of what is the same, what
+// differs and what is missing (local:run, local assetPaths/archivePaths).
+//
+// scripts/install-pulumi.sh builds it from plugins/go.mod (sdk/v3 at the CLI's release) and installs
+// it with `pulumi plugin install resource command 1.2.1 --file ...`. See docs/pulumi.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"google.golang.org/grpc"
+)
+
+func main() {
+	// The engine may pass logging and tracing flags; accept them so flag parsing never fails.
+	for _, name := range []string{"logtostderr", "logflow"} {
+		if flag.Lookup(name) == nil {
+			flag.Bool(name, false, "accepted for the engine; unused")
+		}
+	}
+	if flag.Lookup("v") == nil {
+		flag.Int("v", 0, "accepted for the engine; unused")
+	}
+	if flag.Lookup("tracing") == nil {
+		flag.String("tracing", "", "accepted for the engine; unused")
+	}
+	flag.Parse()
+
+	prov := newProvider()
+	// Older engines pass their address as the first argument instead of in Handshake.
+	if args := flag.Args(); len(args) > 0 {
+		prov.setEngine(args[0])
+	}
+
+	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
+		Cancel: watchEngine(flag.Arg(0)),
+		Init: func(srv *grpc.Server) error {
+			pulumirpc.RegisterResourceProviderServer(srv, prov)
+			return nil
+		},
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pulumi-resource-command: could not start the RPC server: %v\n", err)
+		os.Exit(1)
+	}
+	// The engine reads the port from our first line of output.
+	fmt.Printf("%d\n", handle.Port)
+	if err := <-handle.Done; err != nil {
+		fmt.Fprintf(os.Stderr, "pulumi-resource-command: RPC server stopped: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// engineCheckInterval is how often a plugin asks its engine whether it is still there.
+const engineCheckInterval = 30 * time.Second
+
+// watchEngine returns a channel that closes when the engine that started this plugin is gone
+// (a killed `pulumi up`), as upstream plugins do: without it every crash leaves a process behind.
+// Nil (never closes) when the engine's address is unknown.
+func watchEngine(addr string) chan bool {
+	if addr == "" {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := rpcutil.Healthcheck(ctx, addr, engineCheckInterval, cancel); err != nil {
+		cancel()
+		return nil
+	}
+	stop := make(chan bool)
+	go func() {
+		<-ctx.Done()
+		close(stop)
+	}()
+	return stop
+}

@@ -1,0 +1,65 @@
+import * as fs from "fs";
+import * as path from "path";
+import type { Incident } from "../escalation/incident";
+
+/**
+ * What `smith rollout` keeps between runs of the same build that the stacks do not record:
+ * retry counts, incidents and whether each was sent, the change request's id. Everything about
+ * machines (builds, reports, gates, approvals, halts) is read from the stacks instead. Written
+ * atomically (temp file + rename) after every change, so a kill -9 loses at most the step in
+ * flight: an incident recorded but not yet marked sent is sent again on resume (PagerDuty folds
+ * it into the same alert by its dedup_key).
+ */
+export interface IncidentRecord {
+  incident: Incident;
+  state: "open" | "resolved";
+  triggerSent: boolean;
+  resolveSent: boolean;
+  resolvedAt?: string;
+}
+
+export interface JournalData {
+  schema: "smith.rollout-journal/v1";
+  pipeline: string;
+  build: string;
+  startedAt: string;
+  /** Every `smith rollout` invocation of this build: when, and its pid. */
+  runs: { startedAt: string; pid: number }[];
+  /** Failed attempts per `<stack>/<machine>`. */
+  attempts: Record<string, number>;
+  incidents: Record<string, IncidentRecord>;
+  /** First time the engine started each `<stack>/<machine>` patch in this rollout (tells a resumed no-op from "was already there"). */
+  patchStarts?: Record<string, string>;
+  /** The change request a change sink opened for this rollout. */
+  change?: { sink: string; ref: string };
+}
+
+export class Journal {
+  private constructor(
+    readonly file: string,
+    readonly data: JournalData,
+  ) {}
+
+  /** `.smith/pipeline/<pipeline>/build-<N>.json` under `dir`; created on first use. */
+  static open(dir: string, pipeline: string, build: string, now = new Date()): Journal {
+    const file = path.join(dir, pipeline, `build-${build}.json`);
+    let data: JournalData | undefined;
+    try {
+      data = JSON.parse(fs.readFileSync(file, "utf8")) as JournalData;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`${file}: unreadable rollout journal (${(err as Error).message})`);
+    }
+    data ??= { schema: "smith.rollout-journal/v1", pipeline, build, startedAt: now.toISOString(), runs: [], attempts: {}, incidents: {} };
+    return new Journal(file, data);
+  }
+
+  save(): void {
+    fs.mkdirSync(path.dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    const fd = fs.openSync(tmp, "w");
+    fs.writeSync(fd, JSON.stringify(this.data, null, 2) + "\n");
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fs.renameSync(tmp, this.file);
+  }
+}

@@ -1,0 +1,175 @@
+import { expect } from "chai";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import type { EscalationSink, Incident } from "../../src/escalation/incident";
+import { renderInventory } from "../../src/lab/files";
+import { layoutLab } from "../../src/lab/layout";
+import { loadPipeline } from "../../src/pipeline/load";
+import type { ProgressEvent } from "../../src/pipeline/progress";
+import { RolloutDeps, runRollout } from "../../src/pipeline/runner";
+import { FakeStack } from "./pipeline.fake-stack";
+
+const REPO = path.resolve(__dirname, "..", "..");
+const PIPELINE = loadPipeline(path.join(REPO, "waves", "pipeline.lab.yaml"));
+
+class RecordingSink implements EscalationSink {
+  readonly name = "recording";
+  readonly calls: string[] = [];
+  async trigger(i: Incident) {
+    this.calls.push(`trigger ${i.key} ${i.step} ${i.error}`);
+  }
+  async resolve(i: Incident) {
+    this.calls.push(`resolve ${i.key}`);
+  }
+}
+
+describe("smith rollout (runner, against in-memory stacks)", () => {
+  let dir: string;
+  let dev: FakeStack;
+  let prod: FakeStack;
+  let clock: number;
+  let events: ProgressEvent[];
+  let sink: RecordingSink;
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "smith-runner-"));
+    const machines = layoutLab({ machines: 8, clusters: 2, regions: 1, prodClusters: 2 });
+    const inv = path.join(dir, "inventory.yaml");
+    fs.writeFileSync(inv, renderInventory(machines, new Map(machines.map((m) => [m.name, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFakeFakeFakeFake"]))));
+    const base = { inventory: inv, repoUrl: "http://127.0.0.1:1", sshPrivateKeyPath: "/dev/null", build: "2" };
+    dev = new FakeStack("lab-dev", { ...base, waves: path.join(REPO, "waves", "lab.yaml") });
+    prod = new FakeStack("lab-prod", { ...base, waves: path.join(REPO, "waves", "lab-prod.yaml") });
+    clock = Date.parse("2026-12-02T03:00:10Z");
+    prod.soakOf = () => dev.out.rollout;
+    prod.now = () => new Date(clock);
+    events = [];
+    sink = new RecordingSink();
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const deps = (over: Partial<RolloutDeps> = {}): RolloutDeps => ({
+    drivers: async (s) => (s === "lab-dev" ? dev : prod),
+    projectDir: REPO,
+    stateDir: dir,
+    progress: (e) => events.push(e),
+    sinksFor: () => [sink],
+    changeSinks: [],
+    fetchText: async (url) => ({ status: 200, text: `Origin: smith\nLabel: smith-build-${/builds\/(\d+)/.exec(url)![1]}\n` }),
+    untilWaveSupported: false,
+    now: () => new Date(clock),
+    sleep: async (ms) => {
+      clock += ms;
+    },
+    ...over,
+  });
+
+  it("runs every stage, stops at the decision with the command that opens it, continues once approved", async () => {
+    const r1 = await runRollout(PIPELINE, { build: "3" }, deps());
+    expect(r1.exitCode).to.equal(3);
+    expect(r1.message).to.include("npx smith approve --stack lab-prod --wave main --build 3");
+    expect(r1.record.stages.map((s) => `${s.name}:${s.result}`)).to.deep.equal(["build:done", "dev:done", "soak-review:done", "canary:done", "decision:waiting", "main:pending", "haproxy01:pending", "haproxy02:pending"]);
+    expect(events.some((e) => e.type === "soak")).to.equal(true);
+    expect(prod.patched).to.deep.equal(["prod-bom01-carrier1-haproxy01", "prod-bom01-carrier1-haproxy02", "prod-bom01-carrier1-worker-01", "prod-bom01-carrier1-master-01"]);
+
+    await prod.setList("approvals", ["main@3"]);
+    const r2 = await runRollout(PIPELINE, { build: "3" }, deps());
+    expect(r2.exitCode, r2.message).to.equal(0);
+    expect(r2.record.machines.filter((m) => m.result !== "patched" || m.build !== "3").map((m) => `${m.machine} ${m.result} ${m.build}`)).to.deep.equal([]);
+    expect(r2.record.machines).to.have.length(16);
+    expect(dev.ups).to.have.length(1); // the dev stage was done: no second update
+    expect(fs.readFileSync(r2.files.markdown, "utf8")).to.include("- Result: **completed**");
+    expect(sink.calls).to.deep.equal([]);
+  });
+
+  it("retries a failed node's whole sequence, then halts its cluster; the rest goes on; one incident", async () => {
+    await prod.setList("approvals", ["main@3"]);
+    prod.failing.set("prod-bom01-carrier1-worker-01", 99);
+    const r = await runRollout(PIPELINE, { build: "3" }, deps());
+    expect(r.exitCode, r.message).to.equal(0);
+    // run 1 fails; run 2 re-runs the node's commands; run 3 (halted) lets the rest go on.
+    expect(prod.ups).to.have.length(3);
+    expect(prod.ups[1]!.replace.every((u) => /::prod-bom01-carrier1-worker-01-(patch|reboot|health)$/.test(u))).to.equal(true);
+    expect(JSON.parse(prod.cfg.halted!.value)).to.deep.equal(["prod-bom01-carrier1-worker-01@3"]);
+    const by = Object.fromEntries(r.record.machines.map((m) => [m.machine, m.result]));
+    expect(by["prod-bom01-carrier1-worker-01"]).to.equal("halted");
+    expect(by["prod-bom01-carrier1-master-01"]).to.equal("held");
+    expect(by["prod-dub01-carrier1-haproxy02"]).to.equal("patched");
+    expect(sink.calls).to.deep.equal(["trigger lab-prod/prod-bom01-carrier1-worker-01/3 patch apt failed on prod-bom01-carrier1-worker-01"]);
+    const retry = events.find((e) => e.type === "retry");
+    expect(retry).to.deep.include({ machines: ["prod-bom01-carrier1-worker-01"], attempt: 2, backoffSeconds: 2 });
+    expect(r.record.incidents).to.have.length(1);
+    expect(r.record.machines.find((m) => m.machine === "prod-bom01-carrier1-worker-01")!.error).to.equal("patch: apt failed on prod-bom01-carrier1-worker-01");
+
+    // Resumed run: no new notification; --retry-halted with the machine fixed resolves it once.
+    await runRollout(PIPELINE, { build: "3" }, deps());
+    expect(sink.calls).to.have.length(1);
+    prod.failing.delete("prod-bom01-carrier1-worker-01");
+    events.length = 0;
+    const fixed = await runRollout(PIPELINE, { build: "3", retryHalted: true }, deps());
+    expect(fixed.record.machines.filter((m) => m.result !== "patched").map((m) => `${m.machine} ${m.result}`)).to.deep.equal([]);
+    expect(sink.calls.slice(1)).to.deep.equal(["resolve lab-prod/prod-bom01-carrier1-worker-01/3"]);
+  });
+
+  it("a node that passes on retry resolves its incident", async () => {
+    dev.failing.set("dev-syd01-test-01", 1);
+    await runRollout(PIPELINE, { build: "3", until: "dev" }, deps());
+    expect(sink.calls).to.deep.equal(["trigger lab-dev/dev-syd01-test-01/3 patch apt failed on dev-syd01-test-01", "resolve lab-dev/dev-syd01-test-01/3"]);
+    expect(dev.cfg.halted).to.equal(undefined);
+  });
+
+  it("over the failure budget: the pipeline stops before the next stage", async () => {
+    dev.failing.set("dev-syd01-carrier1-haproxy02", 99);
+    dev.failing.set("prestage-syd01-carrier1-worker-01", 99);
+    const r = await runRollout(PIPELINE, { build: "3" }, deps());
+    expect(r.exitCode).to.equal(1);
+    expect(r.result).to.equal("stopped");
+    expect(r.message).to.match(/wave sample: 2 of 2 cluster\(s\) halted .*failure budget 1/);
+    expect(r.record.stages.slice(2).every((s) => s.result === "pending")).to.equal(true);
+    expect(prod.ups).to.have.length(0);
+    expect(sink.calls).to.have.length(2);
+  });
+
+  it("review: a hard stop while a failure of the build is unresolved, until someone accepts it", async () => {
+    dev.failing.set("dev-syd01-carrier1-worker-02", 99);
+    const r = await runRollout(PIPELINE, { build: "3" }, deps());
+    expect(r.result).to.equal("stopped");
+    expect(r.message).to.include("hard stop: 1 unresolved failure(s) of build 3");
+    expect(r.message).to.include("npx smith approve --stack lab-dev --wave soak-review --build 3");
+    expect(events.some((e) => e.type === "info" && e.message.startsWith("review (soak-review): OPEN lab-dev/dev-syd01-carrier1-worker-02/3"))).to.equal(true);
+    await dev.setList("approvals", ["soak-review@3"]);
+    const r2 = await runRollout(PIPELINE, { build: "3" }, deps());
+    expect(r2.record.stages.find((s) => s.name === "soak-review")!.result).to.equal("done");
+  });
+
+  it("a soak is computed from the soaked stack's output: --no-wait says when, a later run goes on", async () => {
+    const r = await runRollout(PIPELINE, { build: "3", wait: false }, deps());
+    expect(r.exitCode).to.equal(3);
+    expect(r.message).to.equal("stage soak-review: soak of lab-dev opens at 2026-12-02T03:00:36.000Z; run the same command again then");
+    clock = Date.parse("2026-12-02T03:00:40Z");
+    const r2 = await runRollout(PIPELINE, { build: "3", wait: false, until: "soak-review" }, deps());
+    expect(r2.exitCode).to.equal(0);
+    expect(dev.ups).to.have.length(1);
+  });
+
+  it("stacks with smith:untilWave go wave by wave", async () => {
+    const set: string[] = [];
+    const orig = dev.setConfig.bind(dev);
+    dev.setConfig = async (k, v, s) => {
+      if (k === "untilWave") set.push(v);
+      return orig(k, v, s);
+    };
+    await runRollout(PIPELINE, { build: "3", until: "dev" }, deps({ untilWaveSupported: true }));
+    expect(set).to.deep.equal(["test", "sample", "rest"]);
+    expect(dev.ups).to.have.length(3);
+  });
+
+  it("an unknown --until stage or an unpublished build is refused", async () => {
+    const err = await runRollout(PIPELINE, { build: "3", until: "nope" }, deps()).then(() => null, (e: Error) => e);
+    expect(err?.message).to.match(/^flag --until: no stage "nope" in .*pipeline\.lab\.yaml \(stages: build, dev,/);
+    const r = await runRollout(PIPELINE, { build: "4" }, deps({ fetchText: async () => ({ status: 404, text: "" }) }));
+    expect(r.result).to.equal("failed");
+    expect(r.message).to.include("builds/4/dists/smith/Release: HTTP 404");
+    expect(dev.ups).to.have.length(0);
+  });
+});
