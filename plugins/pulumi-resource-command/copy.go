@@ -83,8 +83,8 @@ func copyToRemote(client *ssh.Client, in copyInputs, programDir string) error {
 	}
 	src := in.LocalPath
 	if !filepath.IsAbs(src) && programDir != "" {
-		// Keep a trailing "/": it means "the directory's contents".
-		src = filepath.Join(programDir, src) + map[bool]string{true: "/"}[strings.HasSuffix(src, "/")]
+		// Not filepath.Join: it would drop a trailing "/", which means "the directory's contents".
+		src = strings.TrimSuffix(programDir, "/") + "/" + src
 	}
 	return sftpCopy(sc, src, in.RemotePath)
 }
