@@ -46,6 +46,8 @@ func decodeCopy(typ string, props resource.PropertyMap) (copyInputs, failures) {
 	// Upstream's Check, with its properties and reasons.
 	src, ok := present(props, "source")
 	switch {
+	case ok && src.ContainsUnknowns():
+		// Checked once known (upstream's properties "asset"/"archive" are not the unknown "source").
 	case !ok:
 		f.add("asset", "either asset or archive must be set")
 	case src.IsAsset() && src.AssetValue().IsText():
