@@ -176,7 +176,8 @@ function withoutPromiseStackTraces(fn: () => void): void {
   const res = pulumi.Resource as unknown as { stackTrace?: (skip: number) => unknown[] };
   const fullTrace = res.stackTrace;
   Error.stackTraceLimit = 0;
-  if (typeof fullTrace === "function") res.stackTrace = (skip) => fullTrace.call(pulumi.Resource, skip).slice(0, 1);
+  // skip + 1: this wrapper is one more frame between the resource's constructor and callsites().
+  if (typeof fullTrace === "function") res.stackTrace = (skip) => fullTrace.call(pulumi.Resource, skip + 1).slice(0, 1);
   try {
     fn();
   } finally {
