@@ -24,6 +24,7 @@ import {
   wavesOutput,
 } from "../components/fleet/rollout";
 import { readStackConfig } from "./config";
+import { kubeHookSettings, kubeNodeHooks } from "../components/kube/hooks";
 
 export interface ProgramOptions {
   /** Where relative config paths start. Defaults to the working directory (the project dir). */
@@ -115,7 +116,8 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
     patchTimeoutMinutes: config.patchTimeoutMinutes,
     rebootDelaySeconds: config.rebootDelaySeconds,
     rebootProber: opts.rebootProber ?? sshRebootProber(plainValue(privateKey)),
-    hooks: opts.hooks,
+    // Kubernetes nodes: drain before the patch, uncordon after health (components/kube; platform).
+    hooks: opts.hooks ?? kubeNodeHooks(kubeHookSettings(config, opts.projectDir)),
   };
   const nodes: { node: NodePatch; frozen: boolean }[] = [];
   withoutPromiseStackTraces(() => {
