@@ -27,7 +27,8 @@ COPY --from=toolchain /opt/smith /opt/smith
 # /tmp (an emptyDir in the pods) and the entrypoint links the plugins there.
 RUN mv /opt/smith/.smith/pulumi-home /opt/smith-pulumi-home \
  && ln -s /tmp/pulumi-home /opt/smith/.smith/pulumi-home \
- && rm -rf /opt/smith/.smith/build /opt/smith/.smith/state
+ && rm -rf /opt/smith/.smith/build /opt/smith/.smith/state \
+ && ln -s /opt/smith/scripts/container-entrypoint.sh /usr/local/bin/smith
 USER 10001:10001
 ENV HOME=/tmp NODE_ENV=production
 ENTRYPOINT ["/opt/smith/scripts/container-entrypoint.sh"]

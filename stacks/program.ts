@@ -24,6 +24,7 @@ import {
   wavesOutput,
 } from "../components/fleet/rollout";
 import { readStackConfig } from "./config";
+import { kubeHookSettings, kubeNodeHooks } from "../components/kube/hooks";
 
 export interface ProgramOptions {
   /** Where relative config paths start. Defaults to the working directory (the project dir). */
@@ -66,7 +67,7 @@ function userRunError(err: UserError): pulumi.RunError {
 }
 
 async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
-  const { config, privateKey } = readStackConfig(opts.projectDir);
+  const { config, privateKey: readKey } = readStackConfig(opts.projectDir);
   // Before anything else reads a file or dials a machine: lab conveniences never reach a real stack.
   const unsafe = stackSafetyProblems({
     stack: pulumi.getStack(),
@@ -76,6 +77,7 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
     requireHostKeys: config.requireHostKeys,
   });
   if (unsafe.length) throw problemsError(unsafe);
+  const privateKey = readKey();
   const machines = await loadInventory(config.inventory);
   const plan = planRollout(machines, loadWaves(config.waves), config.build);
   const byName = new Map(machines.map((m) => [m.name, m]));
@@ -114,7 +116,8 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
     patchTimeoutMinutes: config.patchTimeoutMinutes,
     rebootDelaySeconds: config.rebootDelaySeconds,
     rebootProber: opts.rebootProber ?? sshRebootProber(plainValue(privateKey)),
-    hooks: opts.hooks,
+    // Kubernetes nodes: drain before the patch, uncordon after health (components/kube; platform).
+    hooks: opts.hooks ?? kubeNodeHooks(kubeHookSettings(config, opts.projectDir)),
   };
   const nodes: { node: NodePatch; frozen: boolean }[] = [];
   withoutPromiseStackTraces(() => {

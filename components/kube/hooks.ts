@@ -1,39 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import { local } from "@pulumi/command";
 import type { Machine } from "../../src/inventory/schema";
+import type { NodeHookContext, NodeHooks } from "../fleet/hooks";
 import { DEFAULT_DRAIN_TIMEOUT_SECONDS, drainCommand, kubeNodeOf, KubeStepSettings, uncordonCommand } from "../../src/kube/node-steps";
 
 /**
- * Kubernetes steps in a node's chain (NodePatchArgs.hooks, agreed with fleet in
- * /work/coord/NOTES.md): `<node>-kube-drain` before the patch, `<node>-kube-uncordon` after the
- * healthcheck. Both are `command:local:Command`s running `smith kube drain|uncordon`, so they are
+ * Kubernetes steps in a node's chain (NodePatchArgs.hooks, components/fleet/hooks.ts):
+ * `<node>-kube-drain` before the patch, `<node>-kube-uncordon` after the healthcheck. Both are `command:local:Command`s running `smith kube drain|uncordon`, so they are
  * ordinary resources of the node's chain: the patch waits for the drain, the next node of the
  * cluster waits for the uncordon, a failed drain stops the cluster (its dependents are skipped),
  * and a crashed `pulumi up` re-runs the pending drain, which resumes (smith's mark is on the Node).
  */
-
-/** What NodePatch hands a hook (see NodePatchArgs.hooks in components/fleet). */
-export interface NodeHookContext {
-  /** The NodePatch's resource name: hooks name their resources `<name>-…`. */
-  name: string;
-  machine: Machine;
-  build: string;
-  /** The NodePatch component: the hook's resources' parent. */
-  parent: pulumi.Resource;
-  /** What the node's first step waits for (the previous node of the cluster, the wave before). */
-  after: pulumi.Resource[];
-  /** The node's triggers: a new build replaces (re-runs) the hook with the rest of the chain. */
-  triggers: pulumi.Input<string>[];
-  /** A held wave's node: register as before, change nothing. */
-  frozen: boolean;
-  /** The build the previous update recorded for this node, if any (changes are ignored while it equals `build`). */
-  previousBuild?: string;
-}
-
-export interface NodeHooks {
-  beforePatch?(ctx: NodeHookContext): pulumi.Resource[];
-  afterHealth?(ctx: NodeHookContext & { health: pulumi.Resource }): pulumi.Resource[];
-}
 
 /** Settings from stack config (`smith:kubernetes*`); undefined = no Kubernetes steps at all. */
 export type KubeHookSettings = KubeStepSettings;

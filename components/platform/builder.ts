@@ -12,14 +12,16 @@ export interface BuilderArgs extends WorkloadSettings {
   storageClass?: string;
   /** The published-builds volume (the mirror's), which `smith sync` writes. */
   publishedClaim: pulumi.Input<string>;
-  /** Contents of the builds file; undefined = the image's own. */
-  buildsFile?: string;
+  /** Contents of the builds file (`smith build --config`). */
+  buildsFile: string;
 }
 
 /**
- * `smith:platform:Builder`: the weekly build. A CronJob whose pod runs `smith build` then
- * `smith sync` (init containers, in order, each must succeed) then `smith verify`; aptly's
- * database on its own volume, the signing key from its Secret (read-only, 0400).
+ * `smith:platform:Builder`: the weekly build. A CronJob whose pod runs `smith build`, then
+ * `smith sync` and `smith verify` of the build it made (COMMANDS.builder); aptly's database on
+ * its own volume, the published tree on the mirror's, the signing key from its Secret
+ * (read-only, 0400), the builds file from a ConfigMap at /etc/smith/builds.yaml. That file must
+ * use those paths (PATHS in src/platform/workloads.ts; docs/platform.md).
  */
 export class Builder extends pulumi.ComponentResource {
   public readonly cronJob: k8s.batch.v1.CronJob;
@@ -30,36 +32,31 @@ export class Builder extends pulumi.ComponentResource {
     const o = { parent: this, dependsOn: args.after };
     this.aptlyClaim = volumeClaim(`${name}-aptly`, args, { name: "smith-aptly", component: "builder", size: args.storage, accessMode: "ReadWriteOnce" }, o);
     const deps = [...args.after, this.aptlyClaim];
-    let buildsVolume: object[] = [];
-    let buildsMount: object[] = [];
-    if (args.buildsFile !== undefined) {
-      const cm = new k8s.core.v1.ConfigMap(`${name}-builds`, { metadata: meta(args, "smith-builds", "builder"), data: { "builds.yaml": args.buildsFile } }, o);
-      deps.push(cm);
-      buildsVolume = [{ name: "builds", configMap: { name: cm.metadata.name } }];
-      buildsMount = [{ name: "builds", mountPath: PATHS.buildsFile, subPath: "builds.yaml", readOnly: true }];
-    }
-    const hasBuilds = args.buildsFile !== undefined;
+    const cm = new k8s.core.v1.ConfigMap(`${name}-builds`, { metadata: meta(args, "smith-builds", "builder"), data: { "builds.yaml": args.buildsFile } }, o);
+    deps.push(cm);
     const mounts = [
       { name: "aptly", mountPath: PATHS.aptly },
       { name: "published", mountPath: PATHS.published },
       { name: "signing-key", mountPath: PATHS.signingKey, readOnly: true },
-      ...buildsMount,
+      { name: "builds", mountPath: PATHS.buildsFile, subPath: "builds.yaml", readOnly: true },
     ];
-    const container = (n: string, cmd: string[]) =>
-      smithContainer({ name: n, image: args.image, imagePullPolicy: args.imagePullPolicy, args: cmd, resources: args.resources, volumeMounts: mounts });
     const podLabels = labels("builder", EGRESS_LABEL);
     const podSpec = {
       serviceAccountName: args.serviceAccount,
       automountServiceAccountToken: false,
       securityContext: podSecurityContext(),
-      initContainers: [container("build", COMMANDS.build(hasBuilds)), container("sync", COMMANDS.sync(hasBuilds))],
-      containers: [container("verify", COMMANDS.verify(hasBuilds))],
+      containers: [
+        {
+          ...(smithContainer({ name: "builder", image: args.image, imagePullPolicy: args.imagePullPolicy, args: [], resources: args.resources, volumeMounts: mounts }) as object),
+          command: COMMANDS.builder(),
+        },
+      ],
       volumes: [
         TMP_VOLUME,
         { name: "aptly", persistentVolumeClaim: { claimName: this.aptlyClaim.metadata.name } },
         { name: "published", persistentVolumeClaim: { claimName: args.publishedClaim } },
         { name: "signing-key", secret: { secretName: SECRETS.signingKey, defaultMode: 0o400 } },
-        ...buildsVolume,
+        { name: "builds", configMap: { name: cm.metadata.name } },
       ],
     };
     this.cronJob = new k8s.batch.v1.CronJob(

@@ -45,18 +45,18 @@ export interface RolloutArgs extends JobSettings {
 /**
  * `smith:platform:Rollout`: one pipeline's runner, one Job per stack shard (a CronJob when the
  * pipeline has a schedule), so a large fleet's shards run in parallel on the cluster. Each runs
- * `smith rollout --pipeline P --stack S` with the backend, passphrase, SSH key and webhook from
- * Secrets.
+ * `smith rollout --build B --pipeline <shard's file>` with the backend, passphrase, SSH key and
+ * webhook from Secrets.
  */
 export class Rollout extends pulumi.ComponentResource {
   public readonly jobs: (k8s.batch.v1.Job | k8s.batch.v1.CronJob)[] = [];
 
   constructor(name: string, args: RolloutArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("smith:platform:Rollout", name, { pipeline: args.pipeline.name, shards: args.pipeline.shards, schedule: args.pipeline.schedule ?? null }, opts);
+    super("smith:platform:Rollout", name, { pipeline: args.pipeline.name, build: args.pipeline.build, schedule: args.pipeline.schedule ?? null }, opts);
     const p = args.pipeline;
-    for (const shard of p.shards) {
-      const podLabels = labels("rollout", { ...EGRESS_LABEL, "smith.fleet/pipeline": p.name, "smith.fleet/stack": shard });
-      const spec = podSpec(args, "rollout", COMMANDS.rollout(p.name, shard), true);
+    for (const { name: shard, pipeline } of p.shards) {
+      const podLabels = labels("rollout", { ...EGRESS_LABEL, "smith.fleet/pipeline": p.name, "smith.fleet/shard": shard });
+      const spec = podSpec(args, "rollout", COMMANDS.rollout(p.build, pipeline, p.schedule !== undefined), true);
       const objectName = `smith-rollout-${p.name}-${shard}`.slice(0, 52);
       const o = { parent: this, dependsOn: args.after };
       this.jobs.push(

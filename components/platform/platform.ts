@@ -17,8 +17,8 @@ export interface PlatformArgs {
     configPassphrase?: pulumi.Input<string>;
     sshPrivateKey?: pulumi.Input<string>;
   };
-  /** Contents of the builds file (`config.buildsFile`), read by the caller. Defaults to none. */
-  buildsFile?: string;
+  /** Contents of the builds file (`config.buildsFile`), read by the caller. */
+  buildsFile: string;
 }
 
 /**

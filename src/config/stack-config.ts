@@ -79,6 +79,17 @@ export const StackConfigSchema = z
     /** Organization part of StackReference names (`<org>/smith/<stack>`). Defaults to "organization" (file backend). */
     stackOrg: z.string().regex(SAFE_TOKEN, { message: "must be an organization name" }).default("organization"),
     /**
+     * kubeconfig of the Kubernetes cluster(s) whose nodes are in the inventory (platform,
+     * docs/platform.md). Defaults to none: no machine is drained. When set, Kubernetes nodes
+     * (see kubernetesNodeRoles) are cordoned and drained before their patch and uncordoned after
+     * their healthcheck (only if smith cordoned them).
+     */
+    kubernetesKubeconfig: z.string().min(1, { message: "must be a path" }).optional(),
+    /** Roles whose machines are Kubernetes nodes (as is any machine labelled `kubernetes-node`). Defaults to ["kubernetes-node"]. */
+    kubernetesNodeRoles: z.array(z.string().regex(SAFE_TOKEN, { message: "must be a role name" })).default(["kubernetes-node"]),
+    /** Bound on one node's drain (cordon to last pod evicted), seconds. Defaults to 600; 1 to 86400. */
+    kubernetesDrainTimeoutSeconds: boundedInt("seconds", 1, 86400, 600),
+    /**
      * Bound on waiting for a machine to come back from its reboot and pass its health checks
      * (the boot-id polling and the health command each). Defaults to 15; at most a day.
      */
@@ -118,21 +129,6 @@ export const StackConfigSchema = z
     halted: z.array(z.string().regex(HALTED, { message: "must be <machine>@<build>" })).default([]),
     /** Who approved what and when (`smith approve`): `<wave>@<build> by <user> at <ISO time>`. Defaults to none. */
     approvedBy: z.array(z.string().min(1)).default([]),
-    /**
-     * kubeconfig of the Kubernetes cluster(s) whose nodes are in the inventory (platform,
-     * docs/platform.md). Defaults to none: no machine is drained. When set, Kubernetes nodes
-     * (see kubernetesNodeRoles) are cordoned and drained before their patch and uncordoned after
-     * their healthcheck (only if smith cordoned them).
-     */
-    kubernetesKubeconfig: z.string().min(1, { message: "must be a path" }).optional(),
-    /** Roles whose machines are Kubernetes nodes (as is any machine labelled `kubernetes-node`). Defaults to ["kubernetes-node"]. */
-    kubernetesNodeRoles: z.array(z.string().regex(SAFE_TOKEN, { message: "must be a role name" })).default(["kubernetes-node"]),
-    /** Bound on one node's drain (cordon to last pod evicted). Defaults to 600. */
-    kubernetesDrainTimeoutSeconds: z
-      .string()
-      .regex(POSITIVE_INT, { message: "must be a positive whole number of seconds" })
-      .optional()
-      .transform((v) => (v === undefined ? 600 : Number(v))),
   })
   .strict();
 

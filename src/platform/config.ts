@@ -41,10 +41,18 @@ export type Resources = z.infer<typeof ResourcesSchema>;
 
 export const PipelineSchema = z
   .object({
-    /** The pipeline's name (pipeline file `waves/pipeline-<name>.yaml` is the pipeline engineer's). */
+    /** The pipeline's name: part of its Jobs' names. */
     name: dnsLabel("DNS label"),
-    /** Stack shards: one Job (or CronJob) each, so a large fleet's shards run in parallel. */
-    shards: z.array(dnsLabel("stack name")).min(1),
+    /** The build to roll out; a new value replaces the Jobs, i.e. starts the rollout of that build. */
+    build: z.string().regex(/^[1-9][0-9]*$/, { message: "must be a build number like \"42\"" }),
+    /**
+     * Stack shards, one Job (or CronJob) each, so a large fleet's shards run in parallel: each a
+     * pipeline file (`smith rollout --pipeline`, relative to the image's /opt/smith) covering
+     * that shard's stacks.
+     */
+    shards: z
+      .array(z.object({ name: dnsLabel("DNS label"), pipeline: z.string().regex(/^[A-Za-z0-9._/-]+$/, { message: "must be a relative path" }) }).strict())
+      .min(1),
     /** Cron schedule (UTC). Defaults to none: a Job that runs once per change of its spec. */
     schedule: cron.optional(),
   })
@@ -81,8 +89,8 @@ export const PlatformConfigSchema = z
     skipAwait: boolString(false),
     /** The weekly builder's schedule, UTC. Defaults to 03:30 every Sunday. */
     builderSchedule: cron.default("30 3 * * 0"),
-    /** The builds file (`smith build` input), mounted at /etc/smith/builds.yaml. Defaults to none (the image's own). */
-    buildsFile: z.string().min(1).optional(),
+    /** The builds file (`smith build --config`), mounted at /etc/smith/builds.yaml. Required. */
+    buildsFile: z.string().min(1, { message: "must be a path" }),
     /** Size of the builder's aptly database volume. Defaults to 20Gi. */
     builderStorage: quantity.default("20Gi"),
     /** Size of the published-builds volume the mirror serves. Defaults to 50Gi. */
@@ -184,7 +192,7 @@ export function parsePlatformConfig(raw: { values: Record<string, string | undef
 
   const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(projectDir, p));
   const { signingKey: _s, backendUrl: _b, configPassphrase: _c, sshPrivateKey: _k, escalationWebhook: _w, ...rest } = data;
-  return { ...rest, kubeconfig: abs(data.kubeconfig), renderDir: abs(data.renderDir), buildsFile: abs(data.buildsFile), secrets };
+  return { ...rest, kubeconfig: abs(data.kubeconfig), renderDir: abs(data.renderDir), buildsFile: abs(data.buildsFile)!, secrets };
 }
 
 function show(v: string): string {

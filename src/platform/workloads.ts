@@ -71,6 +71,8 @@ export function secretEnv(name: string, secret: string, key: string, optional = 
 /** Where the platform mounts things in the smith container. */
 export const PATHS = {
   buildsFile: "/etc/smith/builds.yaml",
+  /** Where `smith` lives in the image (Dockerfile): relative pipeline files are found from here. */
+  app: "/opt/smith",
   signingKey: "/etc/smith/signing",
   sshKey: "/etc/smith/ssh",
   aptly: "/var/lib/smith/aptly",
@@ -78,15 +80,39 @@ export const PATHS = {
 } as const;
 
 /**
- * What each workload runs (arguments of the image's `smith` entrypoint). The subcommands belong
- * to builds (build/sync/verify), pipeline (rollout) and audit (compliance); their flags are
- * collected here so a change to them is one edit.
+ * What each workload runs (arguments of the image's `smith` entrypoint), with the flags of the
+ * builds (build/sync/verify, cli/commands/*.ts), pipeline (rollout) and audit (compliance)
+ * subcommands collected here so a change to them is one edit.
  */
 export const COMMANDS = {
-  build: (buildsFile: boolean) => ["build", ...(buildsFile ? ["--config", PATHS.buildsFile] : []), "--aptly-root", PATHS.aptly, "--signing-key", `${PATHS.signingKey}/key.asc`],
-  sync: (buildsFile: boolean) => ["sync", ...(buildsFile ? ["--config", PATHS.buildsFile] : []), "--aptly-root", PATHS.aptly, "--to", PATHS.published],
-  verify: (buildsFile: boolean) => ["verify", ...(buildsFile ? ["--config", PATHS.buildsFile] : []), "--root", PATHS.published],
-  rollout: (pipeline: string, stack: string) => ["rollout", "--pipeline", pipeline, "--stack", stack],
+  /**
+   * `smith sync` and `smith verify` need the number `smith build` chose, which only its output
+   * says (`build N: …`), so the builder is one POSIX sh script of constant strings (no value is
+   * interpolated) that carries N from one to the next.
+   */
+  builder: (): string[] => [
+    "sh",
+    "-ec",
+    [
+      `smith build --config ${PATHS.buildsFile} | tee /tmp/build.out`,
+      `n=$(sed -n 's/^build \\([0-9][0-9]*\\): .*/\\1/p' /tmp/build.out | tail -n 1)`,
+      `test -n "$n"`,
+      `smith sync --config ${PATHS.buildsFile} --build "$n"`,
+      `smith verify --config ${PATHS.buildsFile} --build "$n"`,
+    ].join("\n"),
+  ],
+  /**
+   * One shard = one pipeline file (`smith rollout` runs one file's stages). A scheduled run does
+   * not sit out soaks (`--no-wait`: it stops and the next run goes on); a one-off Job waits.
+   */
+  rollout: (build: string, pipelineFile: string, scheduled: boolean) => [
+    "rollout",
+    "--build",
+    build,
+    "--pipeline",
+    pipelineFile,
+    ...(scheduled ? ["--no-wait"] : []),
+  ],
   complianceOverdue: () => ["compliance", "--overdue", "--alert"],
   complianceDueWithin: (days: number) => ["compliance", "--due-within", `${days}d`, "--alert"],
 } as const;

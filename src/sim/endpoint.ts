@@ -82,7 +82,7 @@ export class SimEndpoint {
     // A client that drops the connection is normal (a reboot, a killed deployer); anything else
     // is a bug in the sim worth seeing in its log.
     client.on("error", (err: Error & { code?: string }) => {
-      if (!["ECONNRESET", "EPIPE"].includes(err.code ?? "")) process.stderr.write(`smith sim: ${this.machine.name}: ${err.message}\n`);
+      if (!["ECONNRESET", "EPIPE"].includes(err.code ?? "") && !/KEY_EXCHANGE_FAILED/.test(err.message)) process.stderr.write(`smith sim: ${this.machine.name}: ${err.message}\n`);
     });
     client.on("authentication", (ctx) => {
       if (ctx.method !== "publickey") return ctx.reject(["publickey"]);

@@ -1,6 +1,6 @@
 import { randomUUID } from "crypto";
 import * as path from "path";
-import { AGENT_REMOTE_PATH } from "../agent/command";
+import { AGENT_EXIT, AGENT_REMOTE_PATH, ensureAgentCommand } from "../agent/command";
 import { machineSeed, seededRandom, SimBehaviour } from "./options";
 import { parseCommandLine, runCommandList, ShellSyntaxError } from "./shell";
 import { runAgent } from "./agent";
@@ -12,6 +12,9 @@ import { runAgent } from "./agent";
  * every command it ran. It runs the command lines smith sends (see `exec`); the SSH side lives
  * in server.ts and only follows `up`/`down` through `onPower`.
  */
+
+/** The prelude's script, exactly as src/agent/command.ts renders it (the sim runs only that script). */
+const ENSURE_SCRIPT = parseCommandLine(ensureAgentCommand({ sudo: false, sha256: "0".repeat(64), copyPath: "/x" }), {})[0]!.argv[2]!;
 
 export interface HistoryEntry {
   /** ISO time the command finished. */
@@ -234,6 +237,12 @@ export class SimMachine {
         return 0;
       case "false":
         return 1;
+      case "sh":
+        if (rest[0] === "-c" && rest[1] === ENSURE_SCRIPT && rest[2] === "smith-agent-ensure" && rest.length === 6) {
+          return this.ensureAgent(rest[3]!, rest[4]!, rest[5]!, root, out);
+        }
+        out.stderr += "sh: smith sim interprets only the agent prelude of src/agent/command.ts (ensureAgentCommand)\n";
+        return 127;
       case "cat":
         // The boot id poll (fleet waits for the reboot with it); any other file is not simulated.
         if (rest.length === 1 && rest[0] === "/proc/sys/kernel/random/boot_id") {
@@ -258,6 +267,29 @@ export class SimMachine {
         out.stderr += `sh: 1: ${cmd}: not found (smith sim interprets only install, sudo -n and ${AGENT_REMOTE_PATH})\n`;
         return 127;
     }
+  }
+
+  /**
+   * The agent prelude (`ensureAgentCommand`): the installed agent runs when its sha256 is the
+   * expected one; else it is reinstalled from the copy if the copy has that sha256; else exit 11
+   * with the prelude's JSON error line. (Directory ownership checks pass: the sim's are root's.)
+   */
+  private ensureAgent(sha: string, src: string, dst: string, root: boolean, out: { stdout: string; stderr: string }): number {
+    const fail = (m: string) => {
+      out.stdout += `${JSON.stringify({ error: m, exitCode: AGENT_EXIT.agentIntegrity })}\n`;
+      out.stderr += `smith: ${m}\n`;
+      return AGENT_EXIT.agentIntegrity;
+    };
+    if (!root) return fail(`cannot make ${path.posix.dirname(dst)} root-only`);
+    const installed = this.files.get(dst);
+    if (installed && installed.sha256 === sha && installed.mode === 0o755) return 0;
+    const copy = this.files.get(src);
+    if (!copy) return fail(`agent at ${dst} is missing or modified and there is no copy at ${src}: copy the agent again`);
+    if (copy.sha256 !== sha) return fail(`the copy at ${src} does not have sha256 ${sha}`);
+    this.files.set(dst, { ...copy, mode: 0o755 });
+    this.record("install", 0, `${dst} ${sha.slice(0, 16)}`);
+    out.stderr += `smith: agent (re)installed at ${dst}\n`;
+    return 0;
   }
 
   /** coreutils `install [-D] [-m MODE] SRC DST`, as NodePatch uses it to put the agent in place. */

@@ -44,7 +44,7 @@ function program(projectDir: string): Record<string, unknown> {
         configPassphrase: secret("configPassphrase"),
         sshPrivateKey: secret("sshPrivateKey"),
       },
-      buildsFile: config.buildsFile ? readFile(config.buildsFile, "buildsFile") : undefined,
+      buildsFile: readFile(config.buildsFile, "buildsFile"),
     },
     { providers: { kubernetes: provider } },
   );

@@ -4,7 +4,7 @@ import * as path from "path";
 import * as k8s from "@kubernetes/client-node";
 import { DRAIN_RULES } from "../../src/kube/rbac";
 import { CORDONED_BY_ANNOTATION } from "../../src/kube/pods";
-import { FakeKubelet, kubeUnavailableReason, startTestCluster, TestCluster } from "../support/kube";
+import { FakeKubelet, kubeUnavailableReason, runningPod, startTestCluster, TestCluster } from "../support/kube";
 import { REPO_ROOT } from "../support/pulumi";
 
 /**
@@ -54,12 +54,7 @@ describe("kube drain/uncordon on a real API server", function () {
     await core.createNode({ body: { metadata: { name }, spec: { unschedulable: opts.unschedulable ?? false } } });
     return name;
   }
-  async function pod(nodeName: string, name: string, extra: Partial<k8s.V1ObjectMeta> = {}): Promise<void> {
-    await core.createNamespacedPod({
-      namespace: "apps",
-      body: { metadata: { name, ...extra }, spec: { nodeName, containers: [{ name: "c", image: "example.invalid/app:1" }] } },
-    });
-  }
+  const pod = (nodeName: string, name: string, extra: Partial<k8s.V1ObjectMeta> = {}) => runningPod(core, "apps", nodeName, { name, ...extra });
   async function podsOn(nodeName: string): Promise<string[]> {
     const l = await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` });
     return l.items.map((p) => p.metadata!.name!).sort();

@@ -5,7 +5,7 @@ import * as path from "path";
 import * as k8s from "@kubernetes/client-node";
 import { findPulumi, pulumiEnv } from "../../src/pulumi/env";
 import { CORDONED_BY_ANNOTATION } from "../../src/kube/pods";
-import { FakeKubelet, kubeUnavailableReason, startTestCluster, TestCluster } from "../support/kube";
+import { FakeKubelet, kubeUnavailableReason, runningPod, startTestCluster, TestCluster } from "../support/kube";
 import { commandProviderUnavailableReason, createTempProject, pulumiOk, pulumiUnavailableReason, REPO_ROOT, runPulumi, TempProject } from "../support/pulumi";
 
 /**
@@ -78,10 +78,7 @@ describe("kube hooks in the node chain (real engine, real API server)", function
     await set("nodes", JSON.stringify(nodes));
     for (const n of nodes) {
       await core.createNode({ body: { metadata: { name: n } } });
-      await core.createNamespacedPod({
-        namespace: "apps",
-        body: { metadata: { name: `${n}-app`, labels: { app: n } }, spec: { nodeName: n, containers: [{ name: "c", image: "example.invalid/app:1" }] } },
-      });
+      await runningPod(core, "apps", n, { name: `${n}-app`, labels: { app: n } });
     }
   }
   const podsOn = async (n: string) => (await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${n}` })).items.length;

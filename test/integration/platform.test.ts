@@ -45,6 +45,9 @@ function platformStack(name: string) {
   };
 }
 
+/** Any builds file: the platform only mounts it (its content is the builds engineer's). */
+const BUILDS_FILE = path.join(REPO_ROOT, "examples", "builds.yaml");
+
 const SECRETS = {
   signingKey: "-----BEGIN PGP PRIVATE KEY BLOCK-----\ntest\n-----END PGP PRIVATE KEY BLOCK-----",
   escalationWebhook: "https://hooks.example/T000/secret",
@@ -67,12 +70,12 @@ describe("platform stack: offline preview, manifests rendered to a directory (no
 
   it("previews and renders every object to YAML with no API server at all", async () => {
     const out = path.join(stack.dir, "rendered");
-    await stack.init({ image: "registry.example/smith:0.1.0", renderDir: out, pipelines: '[{"name":"prod","shards":["prod-eu","prod-us"]}]' }, SECRETS);
+    await stack.init({ image: "registry.example/smith:0.1.0", renderDir: out, buildsFile: BUILDS_FILE, pipelines: '[{"name":"prod","build":"3","shards":[{"name":"eu","pipeline":"waves/pipeline.yaml"}]}]' }, SECRETS);
     const preview = await stack.pulumi(["preview"]);
     expect(preview.stdout).to.match(/\+\s+\d+ to create/);
     await stack.pulumi(["up", "--yes", "--skip-preview"]);
     const files = fs.readdirSync(path.join(out, "1-manifest"));
-    for (const f of ["deployment-smith-smith-mirror.yaml", "cronjob-smith-smith-builder.yaml", "job-smith-smith-rollout-prod-prod-eu.yaml"]) {
+    for (const f of ["deployment-smith-smith-mirror.yaml", "cronjob-smith-smith-builder.yaml", "job-smith-smith-rollout-prod-eu.yaml"]) {
       expect(files, f).to.include(f);
     }
     const builder = fs.readFileSync(path.join(out, "1-manifest", "cronjob-smith-smith-builder.yaml"), "utf8");
@@ -111,7 +114,11 @@ describe("platform stack on a real API server (pulumi up, kubectl get)", functio
         image: "registry.example/smith:0.1.0",
         kubeconfig: cluster.kubeconfig,
         skipAwait: "true",
-        pipelines: '[{"name":"prod","shards":["prod-eu","prod-us"]},{"name":"dev","shards":["dev"],"schedule":"0 8 * * 1"}]',
+        buildsFile: BUILDS_FILE,
+        pipelines: JSON.stringify([
+          { name: "prod", build: "3", shards: [{ name: "eu", pipeline: "waves/pipeline-eu.yaml" }, { name: "us", pipeline: "waves/pipeline-us.yaml" }] },
+          { name: "dev", build: "3", shards: [{ name: "all", pipeline: "waves/pipeline.yaml" }], schedule: "0 8 * * 1" },
+        ]),
       },
       SECRETS,
     );
@@ -122,9 +129,9 @@ describe("platform stack on a real API server (pulumi up, kubectl get)", functio
       "CronJob/smith-builder",
       "CronJob/smith-compliance-due-soon",
       "CronJob/smith-compliance-overdue",
-      "CronJob/smith-rollout-dev-dev",
-      "Job/smith-rollout-prod-prod-eu",
-      "Job/smith-rollout-prod-prod-us",
+      "CronJob/smith-rollout-dev-all",
+      "Job/smith-rollout-prod-eu",
+      "Job/smith-rollout-prod-us",
       "Deployment/smith-mirror",
       "Service/smith-mirror",
       "Secret/smith-backend",

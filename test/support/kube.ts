@@ -80,3 +80,16 @@ export class FakeKubelet {
     }
   }
 }
+
+/**
+ * A pod bound to `nodeName` and marked Running, as a kubelet would report it: the eviction API
+ * lets Pending pods go without consulting their PodDisruptionBudgets, Running ones it does not.
+ */
+export async function runningPod(core: k8s.CoreV1Api, namespace: string, nodeName: string, metadata: k8s.V1ObjectMeta): Promise<void> {
+  const name = metadata.name!;
+  await core.createNamespacedPod({ namespace, body: { metadata, spec: { nodeName, containers: [{ name: "c", image: "example.invalid/app:1" }] } } });
+  await core.patchNamespacedPodStatus(
+    { name, namespace, body: { status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] } } },
+    k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+  );
+}

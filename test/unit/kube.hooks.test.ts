@@ -12,18 +12,19 @@ describe("kube hooks (components/kube/hooks.ts, Pulumi mocks)", () => {
   let pulumi: typeof pulumiType;
   let hooks: Hooks;
   let local: typeof import("@pulumi/command").local;
+  let remote: typeof import("@pulumi/command").remote;
 
   before(async () => {
     rec = installMocks({ stack: "dev" });
     pulumi = await import("@pulumi/pulumi");
     hooks = await import("../../components/kube/hooks");
-    local = (await import("@pulumi/command")).local;
+    ({ local, remote } = await import("@pulumi/command"));
   });
   beforeEach(() => rec.reset());
 
   const settings = { kubeconfig: "/etc/kube/config", drainTimeoutSeconds: 300, projectDir: "/p" };
 
-  function chain(ctxExtra: Partial<import("../../components/kube/hooks").NodeHookContext> = {}) {
+  function chain(ctxExtra: Partial<import("../../components/fleet/hooks").NodeHookContext> = {}) {
     const factory = hooks.kubeNodeHooks(settings);
     const parent = new pulumi.ComponentResource("test:index:Node", "n1", {}, {});
     const previous = new local.Command("prev", { create: "true" });
@@ -31,7 +32,7 @@ describe("kube hooks (components/kube/hooks.ts, Pulumi mocks)", () => {
     const h = factory(m)!;
     const ctx = { name: "n1", machine: m, build: "7", parent, after: [previous], triggers: ["7", "rev1"], frozen: false, ...ctxExtra };
     const drain = h.beforePatch!(ctx);
-    const health = new local.Command("n1-health", { create: "true" }, { dependsOn: drain });
+    const health = new remote.Command("n1-health", { connection: { host: "10.0.0.1" }, create: "true" }, { dependsOn: drain });
     const uncordon = h.afterHealth!({ ...ctx, health });
     return { drain, uncordon };
   }

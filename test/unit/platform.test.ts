@@ -15,7 +15,7 @@ const BACKEND = "s3://state-bucket/smith?secret=backend-xyz";
 
 describe("platform config (src/platform/config.ts)", () => {
   const parse = (values: Record<string, string>, secret: string[] = ["signingKey", "escalationWebhook", "backendUrl"]) =>
-    parsePlatformConfig({ values: { signingKey: "<secret>", escalationWebhook: "<secret>", backendUrl: "<secret>", ...values }, secret: new Set(secret) }, "/p");
+    parsePlatformConfig({ values: { signingKey: "<secret>", escalationWebhook: "<secret>", backendUrl: "<secret>", buildsFile: "builds.yaml", ...values }, secret: new Set(secret) }, "/p");
 
   it("applies the documented defaults", () => {
     const c = parse({ image: "smith:1" });
@@ -26,7 +26,7 @@ describe("platform config (src/platform/config.ts)", () => {
 
   it("reports every problem in one line, never echoing a secret", () => {
     expect(() =>
-      parse({ image: "Bad Image", pipelines: '[{"name":"prod","shards":[]}]', signingKey: "plain-key-text" }, ["escalationWebhook", "backendUrl"]),
+      parse({ image: "Bad Image", pipelines: '[{"name":"prod","build":"4","shards":[]}]', signingKey: "plain-key-text" }, ["escalationWebhook", "backendUrl"]),
     ).to.throw(
       /^config: smith:signingKey: must be stored as a secret: pulumi config set --secret smith:signingKey … \(and 2 more: config: smith:image: must be an image reference .*\(got "Bad Image"\); config: smith:pipelines\[0\]\.shards: Too small/,
     );
@@ -37,7 +37,7 @@ describe("platform config (src/platform/config.ts)", () => {
     expect(() => parse({ image: "smith:1", egressCidrs: "[oops" })).to.throw('config: smith:egressCidrs: must be JSON (got "[oops")');
     expect(() => parse({ image: "smith:1", replicas: "3" })).to.throw(/^config: smith:replicas: unknown key/);
     expect(() =>
-      parse({ image: "smith:1", pipelines: '[{"name":"a","shards":["s1"]},{"name":"a","shards":["s2"]}]', sshPrivateKey: "<secret>" }, [
+      parse({ image: "smith:1", pipelines: '[{"name":"a","build":"1","shards":[{"name":"s1","pipeline":"w/a.yaml"}]},{"name":"a","build":"1","shards":[{"name":"s2","pipeline":"w/b.yaml"}]}]', sshPrivateKey: "<secret>" }, [
         "signingKey",
         "escalationWebhook",
         "backendUrl",
@@ -71,8 +71,8 @@ describe("platform stack (stacks/platform, Pulumi mocks)", function () {
         "smith:renderDir": "rendered",
         "smith:buildsFile": "builds.yaml",
         "smith:pipelines": JSON.stringify([
-          { name: "prod", shards: ["prod-eu", "prod-us"] },
-          { name: "dev", shards: ["dev"], schedule: "0 8 * * 1" },
+          { name: "prod", build: "42", shards: [{ name: "eu", pipeline: "waves/pipeline-eu.yaml" }, { name: "us", pipeline: "waves/pipeline-us.yaml" }] },
+          { name: "dev", build: "43", shards: [{ name: "all", pipeline: "waves/pipeline.yaml" }], schedule: "0 8 * * 1" },
         ]),
         ...secrets,
         ...extra,
@@ -115,17 +115,17 @@ describe("platform stack (stacks/platform, Pulumi mocks)", function () {
     expect(named("kubernetes:core/v1:ServiceAccount")).to.deep.equal(["smith-builder", "smith-compliance", "smith-mirror", "smith-rollout"]);
     expect(named("kubernetes:core/v1:Secret")).to.deep.equal(["smith-backend", "smith-escalation", "smith-generated", "smith-signing-key", "smith-ssh"]);
     expect(named("kubernetes:networking.k8s.io/v1:NetworkPolicy")).to.deep.equal(["smith-default-deny", "smith-dns", "smith-jobs-egress", "smith-mirror-ingress"]);
-    expect(named("kubernetes:batch/v1:Job")).to.deep.equal(["smith-rollout-prod-prod-eu", "smith-rollout-prod-prod-us"]);
-    expect(named("kubernetes:batch/v1:CronJob")).to.deep.equal(["smith-builder", "smith-compliance-due-soon", "smith-compliance-overdue", "smith-rollout-dev-dev"]);
+    expect(named("kubernetes:batch/v1:Job")).to.deep.equal(["smith-rollout-prod-eu", "smith-rollout-prod-us"]);
+    expect(named("kubernetes:batch/v1:CronJob")).to.deep.equal(["smith-builder", "smith-compliance-due-soon", "smith-compliance-overdue", "smith-rollout-dev-all"]);
     expect(named("kubernetes:apps/v1:Deployment")).to.deep.equal(["smith-mirror"]);
     expect(named("kubernetes:core/v1:Service")).to.deep.equal(["smith-mirror"]);
     expect(named("kubernetes:core/v1:PersistentVolumeClaim")).to.deep.equal(["smith-aptly", "smith-published"]);
     // Every Kubernetes object goes through the one provider.
     for (const r of k8sObjects()) expect(r.raw.metadata, r.name).to.not.equal(undefined);
-    expect(out).to.deep.include({ namespace: "smith", mirrorService: "smith-mirror", rolloutJobs: ["smith-rollout-prod-prod-eu", "smith-rollout-prod-prod-us", "smith-rollout-dev-dev"] });
+    expect(out).to.deep.include({ namespace: "smith", mirrorService: "smith-mirror", rolloutJobs: ["smith-rollout-prod-eu", "smith-rollout-prod-us", "smith-rollout-dev-all"] });
   });
 
-  it("the builder runs build, then sync, then verify, early Sunday UTC, with aptly's volume and the signing key", async () => {
+  it("the builder runs build, then sync and verify of that build, early Sunday UTC, with aptly's volume and the signing key", async () => {
     configure();
     await run();
     const cj = spec("smith-builder-cronjob");
@@ -133,8 +133,10 @@ describe("platform stack (stacks/platform, Pulumi mocks)", function () {
     expect(cj.timeZone).to.equal("Etc/UTC");
     expect(cj.concurrencyPolicy).to.equal("Forbid");
     const pod = cj.jobTemplate.spec.template.spec;
-    expect(pod.initContainers.map((c: any) => c.args[0])).to.deep.equal(["build", "sync"]); // eslint-disable-line @typescript-eslint/no-explicit-any
-    expect(pod.containers.map((c: any) => c.args[0])).to.deep.equal(["verify"]); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const [sh, flag, script] = pod.containers[0].command;
+    expect([sh, flag]).to.deep.equal(["sh", "-ec"]);
+    expect(script.split("\n").map((l: string) => l.split(" ").slice(0, 2).join(" "))).to.deep.equal(["smith build", "n=$(sed -n", "test -n", "smith sync", "smith verify"]);
+    expect(script).to.include('smith sync --config /etc/smith/builds.yaml --build "$n"');
     expect(pod.volumes.map((v: { name: string }) => v.name)).to.deep.equal(["tmp", "aptly", "published", "signing-key", "builds"]);
     expect(pod.volumes[3].secret).to.deep.equal({ secretName: "smith-signing-key", defaultMode: 0o400 });
     expect(pod.automountServiceAccountToken).to.equal(false);
@@ -163,14 +165,22 @@ describe("platform stack (stacks/platform, Pulumi mocks)", function () {
   it("rollout jobs: one per shard, backend and secrets from Secrets, drain rights only for the rollout account", async () => {
     configure();
     await run();
-    const job = spec("smith-rollout-prod-prod-eu").template.spec;
-    expect(job.containers[0].args).to.deep.equal(["rollout", "--pipeline", "prod", "--stack", "prod-eu"]);
+    const job = spec("smith-rollout-prod-eu").template.spec;
+    expect(job.containers[0].args).to.deep.equal(["rollout", "--build", "42", "--pipeline", "waves/pipeline-eu.yaml"]);
+    expect(spec("smith-rollout-dev-all").jobTemplate.spec.template.spec.containers[0].args).to.deep.equal([
+      "rollout",
+      "--build",
+      "43",
+      "--pipeline",
+      "waves/pipeline.yaml",
+      "--no-wait",
+    ]);
     const env = Object.fromEntries(job.containers[0].env.map((e: { name: string }) => [e.name, e]));
     expect(env.PULUMI_BACKEND_URL.valueFrom).to.deep.equal({ secretKeyRef: { name: "smith-backend", key: "PULUMI_BACKEND_URL" } });
     expect(env.SMITH_ESCALATION_WEBHOOK.valueFrom).to.deep.equal({ secretKeyRef: { name: "smith-escalation", key: "SMITH_ESCALATION_WEBHOOK" } });
     expect(job.serviceAccountName).to.equal("smith-rollout");
     expect(job.automountServiceAccountToken).to.equal(true);
-    expect(spec("smith-rollout-dev-dev").schedule).to.equal("0 8 * * 1");
+    expect(spec("smith-rollout-dev-all").schedule).to.equal("0 8 * * 1");
     const role = rec.ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")[0];
     expect(role.inputs.rules).to.deep.equal(DRAIN_RULES);
     const binding = rec.ofType("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")[0];

@@ -37,7 +37,12 @@ describe("sim: shell words", () => {
     ]);
   });
 
-  for (const bad of ["a | b", "a > f", "a $(b)", "a `b`", "$NOPE", "a && ", "(a)", "a *"]) {
+  it("keeps backslashes inside single quotes literal (the agent prelude has them)", () => {
+    expect(parseCommandLine(`sh -c 'tr -d '\\''"\\\\'\\'' x' y`, {})[0]!.argv).to.deep.equal(["sh", "-c", `tr -d '"\\\\' x`, "y"]);
+    expect(parseCommandLine(`a "x\\$y\\"z" \\'`, {})[0]!.argv).to.deep.equal(["a", 'x$y"z', "'"]);
+  });
+
+  for (const bad of ["a | b", "a > f", "a $(b)", "a `b`", "$NOPE", "a && ", "(a)", "a *", "a & b", "'open"]) {
     it(`refuses ${JSON.stringify(bad)}`, () => {
       expect(() => parseCommandLine(bad, { HOME: "/root" })).to.throw(ShellSyntaxError);
     });
@@ -81,6 +86,7 @@ describe("sim: the agent contract on one machine", () => {
     const st = parseStatusReport((await m.exec(statusCommand({ sudo: false }), "root")).stdout);
     expect(st.build).to.equal("2");
     expect(m.history.filter((x) => x.what === "patch").map((x) => x.exitCode)).to.deep.equal([0, 0]);
+    m.dispose();
   });
 
   it("patch --reboot-if-required schedules the reboot in the same run; the boot id poll sees the new boot", async () => {
@@ -96,13 +102,19 @@ describe("sim: the agent contract on one machine", () => {
     expect((await m.exec("cat /proc/sys/kernel/random/boot_id", "root")).stdout.trim()).to.not.equal(line.bootId);
     const h = await m.exec(healthCommand({ role: "worker", sudo: false, bootIdBefore: line.bootId }), "root");
     expect(JSON.parse(h.stdout)).to.include({ healthy: true, reboot: "done" });
+    m.dispose();
   });
 
-  it("answers exit 127 until the agent is installed, and install fails without the copy", async () => {
+  it("runs the agent prelude: exit 11 without a copy, exit 11 for a copy with another sha256, 127 for the bare agent", async () => {
     const m = machine();
     const r = await m.exec(nodePatchCommand({ build: "2", repoUrl: "http://127.0.0.1/r", user: "root", agentSha256: SHA }), "root");
-    expect(r.code).to.equal(1);
-    expect(r.stderr).to.match(/cannot stat/);
+    expect(r.code).to.equal(11);
+    expect(JSON.parse(r.stdout)).to.include({ exitCode: 11 });
+    expect(r.stderr).to.match(/no copy at \/root\/\.smith-agent-/);
+    m.files.set(`/root/.smith-agent-${SHA.slice(0, 16)}`, { sha256: "b".repeat(64), size: 1, mode: 0o644 });
+    const bad = await m.exec(nodePatchCommand({ build: "2", repoUrl: "http://127.0.0.1/r", user: "root", agentSha256: SHA }), "root");
+    expect(bad.code).to.equal(11);
+    expect(bad.stderr).to.match(/does not have sha256/);
     expect((await m.exec(statusCommand({ sudo: false }), "root")).code).to.equal(127);
   });
 
@@ -195,18 +207,18 @@ describe("sim: over SSH", function () {
         sftp.writeFile(`.smith-agent-${sha.slice(0, 16)}`, content, (e) => (e ? reject(e) : resolve()));
       }),
     );
-    const p = await exec(c, nodePatchCommand({ build: "2", repoUrl: "http://127.0.0.1/r", user: "root", agentSha256: sha }));
-    expect(p.code).to.equal(0);
+    const p = await exec(c, nodePatchCommand({ build: "2", repoUrl: "http://127.0.0.1/r", user: "root", agentSha256: sha, rebootDelaySeconds: 2 }));
+    expect(p.code, p.stdout).to.equal(0);
     expect(sim.machines[0]!.files.get(AGENT_REMOTE_PATH)?.sha256).to.equal(sha);
-    const r = parseRebootReport((await exec(c, rebootCommand({ sudo: false, delaySeconds: 0 }))).stdout);
+    const r = parseRebootReport(p.stdout);
     expect(r.rebooting).to.equal(true);
-    await new Promise((res) => setTimeout(res, 100));
+    for (let i = 0; i < 50 && sim.endpoints[0]!.listening; i++) await new Promise((res) => setTimeout(res, 100));
     expect(sim.endpoints[0]!.listening).to.equal(false);
     await connect(0).then(
       () => expect.fail("connected to a machine that is down"),
       (e: Error) => expect(e.message).to.match(/ECONNREFUSED/),
     );
-    await new Promise((res) => setTimeout(res, 500));
+    for (let i = 0; i < 50 && !sim.endpoints[0]!.listening; i++) await new Promise((res) => setTimeout(res, 100));
     const c2 = await connect(0);
     const h = await exec(c2, healthCommand({ role: "master", sudo: false, bootIdBefore: r.bootId }));
     expect(h.code, h.stdout).to.equal(0);
