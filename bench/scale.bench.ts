@@ -121,7 +121,8 @@ interface SizeResult {
 }
 
 async function one(n: number): Promise<SizeResult> {
-  const env = pulumiEnv(REPO_ROOT, process.env, STACK);
+  // --event-log exists only with PULUMI_DEBUG_COMMANDS set.
+  const env = { ...pulumiEnv(REPO_ROOT, process.env, STACK), PULUMI_DEBUG_COMMANDS: "true" };
   const p = simPaths(REPO_ROOT, path.join(REPO_ROOT, ".smith", "sim-bench"));
   await downSim(p);
   pulumiSync(["stack", "rm", "-s", STACK, "--yes", "--force"], env);
@@ -156,6 +157,7 @@ async function one(n: number): Promise<SizeResult> {
     const time = /TIME ([0-9.]+) ([0-9.]+) ([0-9.]+)/.exec(out);
     const cpu = time ? Number(time[2]) + Number(time[3]) : NaN;
     process.stderr.write(`bench scale: ${n}: pulumi up exited ${code} after ${wall.toFixed(0)} s\n`);
+    if (!fs.existsSync(events)) throw new Error(`pulumi up wrote no event log:\n${out.slice(-3000)}`);
 
     const status = await statusSim(p);
     const atBuild = status.machines.filter((m) => m.build === BUILD).length;
