@@ -25,7 +25,11 @@ import { labNetwork } from "../src/lab/lab";
 import { planRollout } from "../src/plan/planner";
 import { pulumiEnv } from "../src/pulumi/env";
 import { downSim, statusSim, upSim } from "../src/sim/control";
-import { simPaths } from "../src/sim/files";
+import { simPaths, type SimPaths } from "../src/sim/files";
+import { automationStepRunner } from "../src/shard/automation";
+import { lockstepSteps, runLockstep } from "../src/shard/lockstep";
+import { shardFleet } from "../src/shard/shard";
+import { parseDocument } from "yaml";
 import { loadWaves } from "../src/waves/load";
 import { commandProviderUnavailableReason, pulumiUnavailableReason, REPO_ROOT } from "../test/support/pulumi";
 import { clusterOrderProblems, criticalPathSeconds, nodeRunsFromState, nodeWindowsFromEvents } from "../test/support/rollout";
@@ -38,6 +42,8 @@ const PATCH_S = Number(process.env.SMITH_SCALE_PATCH_SECONDS ?? 5);
 const REBOOT_S = Number(process.env.SMITH_SCALE_REBOOT_SECONDS ?? 3);
 /** The agent's default reboot delay (stack config leaves it unset). */
 const REBOOT_DELAY_S = 5;
+/** > 0: split the fleet into shard stacks of about this many machines, run in lockstep. */
+const SHARD_SIZE = Number(process.env.SMITH_SCALE_SHARD_SIZE ?? 0);
 
 function pulumiSync(args: string[], env: NodeJS.ProcessEnv): { code: number; stdout: string; stderr: string } {
   const r = spawnSync("pulumi", args, { cwd: REPO_ROOT, env, encoding: "utf8", maxBuffer: 1 << 30 });
@@ -86,28 +92,44 @@ function comm(pid: number): string {
 
 interface Peak {
   rssKb: Map<string, number>;
+  /** Bytes written by each pulumi CLI process (max wchar seen), summed. */
   pulumiWchar: number;
+  /** CPU seconds of every sampled process but the sim (last utime+stime seen), summed. */
+  cpu: number;
 }
 
-/** Samples peak RSS per process kind under `root` (and the sim) until stopped. */
+const TICK = 100; // USER_HZ on Linux
+
+/** Samples peak RSS per process kind under `root` (the sim apart) until stopped. */
 function sampler(root: number, simPid: number): { stop(): Peak } {
-  const peak: Peak = { rssKb: new Map(), pulumiWchar: 0 };
+  const rssKb = new Map<string, number>();
+  const wchar = new Map<number, number>();
+  const cpu = new Map<number, number>();
   const tick = () => {
     for (const pid of [root, ...descendants(root)]) {
+      if (pid === simPid) continue;
       const hwm = procField(pid, "status", "VmHWM");
       const kind = comm(pid);
-      if (hwm !== undefined) peak.rssKb.set(kind, Math.max(peak.rssKb.get(kind) ?? 0, hwm));
-      if (kind === "pulumi") peak.pulumiWchar = Math.max(peak.pulumiWchar, procField(pid, "io", "wchar") ?? 0);
+      if (hwm !== undefined) rssKb.set(kind, Math.max(rssKb.get(kind) ?? 0, hwm));
+      if (kind === "pulumi") wchar.set(pid, Math.max(wchar.get(pid) ?? 0, procField(pid, "io", "wchar") ?? 0));
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        if (pid !== root || root !== process.pid) cpu.set(pid, (Number(f[11]) + Number(f[12])) / TICK);
+      } catch {
+        // gone
+      }
     }
     const simHwm = procField(simPid, "status", "VmHWM");
-    if (simHwm !== undefined) peak.rssKb.set("smith sim", Math.max(peak.rssKb.get("smith sim") ?? 0, simHwm));
+    if (simHwm !== undefined) rssKb.set("smith sim", Math.max(rssKb.get("smith sim") ?? 0, simHwm));
   };
   const timer = setInterval(tick, 2000);
   tick();
+  const sum = (m: Map<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
   return {
     stop() {
       clearInterval(timer);
-      return peak;
+      return { rssKb, pulumiWchar: sum(wchar), cpu: sum(cpu) };
     },
   };
 }
@@ -142,6 +164,7 @@ async function one(n: number): Promise<SizeResult> {
   const events = path.join(scratch, "events.jsonl");
   try {
     const t0 = Date.now();
+    if (SHARD_SIZE > 0) return await sharded(n, p, env, events, up.state.pid, t0);
     const child = spawn("/usr/bin/time", ["-f", "TIME %e %U %S", "pulumi", "up", "-s", STACK, "--yes", "--non-interactive", "--skip-preview", "--continue-on-error", "--event-log", events], {
       cwd: REPO_ROOT,
       env,
@@ -159,25 +182,70 @@ async function one(n: number): Promise<SizeResult> {
     process.stderr.write(`bench scale: ${n}: pulumi up exited ${code} after ${wall.toFixed(0)} s\n`);
     if (!fs.existsSync(events)) throw new Error(`pulumi up wrote no event log:\n${out.slice(-3000)}`);
 
+    return { n, wall, cpu, ...(await figures({ n, p, env, events, stacks: [STACK], wall, cpu, peak, code, note: "one stack" })) };
+  } finally {
+    await downSim(p);
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** The shard stacks of the sim's inventory, each with the base stack's config plus its shard, run in lockstep. */
+async function sharded(n: number, p: SimPaths, env: NodeJS.ProcessEnv, events: string, simPid: number, t0: number): Promise<SizeResult> {
+  const inventory = parseInventory(fs.readFileSync(p.inventory, "utf8"), p.inventory);
+  const shards = shardFleet(inventory, { size: SHARD_SIZE, by: "region" }).map((s) => s.name);
+  const base = fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${STACK}.yaml`), "utf8");
+  const stacks: string[] = [];
+  for (const shard of shards) {
+    const stack = `${STACK}-${shard}`;
+    pulumiSync(["stack", "rm", "-s", stack, "--yes", "--force"], env);
+    const init = pulumiSync(["stack", "init", stack], env);
+    if (init.code !== 0) throw new Error(`pulumi stack init ${stack}: ${init.stderr.trim()}`);
+    const doc = parseDocument(base);
+    doc.setIn(["config", "smith:shard"], shard);
+    doc.setIn(["config", "smith:shardSize"], String(SHARD_SIZE));
+    fs.writeFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), doc.toString());
+    stacks.push(stack);
+  }
+  const t1 = Date.now();
+  const s = sampler(process.pid, simPid);
+  const fd = fs.openSync(events, "w");
+  const r = await runLockstep({
+    stacks,
+    steps: lockstepSteps(loadWaves(p.waves)),
+    run: automationStepRunner({ workDir: REPO_ROOT, env, onEvent: (_stack, e) => fs.writeSync(fd, JSON.stringify(e) + "\n") }),
+    log: (l) => process.stderr.write(`bench scale: ${n}: lockstep ${l}\n`),
+  });
+  fs.closeSync(fd);
+  const peak = s.stop();
+  const wall = (Date.now() - t1) / 1000;
+  const note = `${stacks.length} shard stacks in lockstep (${r.completed.length} steps${r.failed ? `; FAILED at ${r.failed.step}: ${r.failed.stacks.map((x) => x.summary).join("; ")}` : ""}); setup ${((t1 - t0) / 1000).toFixed(0)} s`;
+  return { n, wall, cpu: peak.cpu, ...(await figures({ n, p, env, events, stacks, wall, cpu: peak.cpu, peak, code: r.failed ? 1 : 0, note })) };
+}
+
+async function figures(a: { n: number; p: SimPaths; env: NodeJS.ProcessEnv; events: string; stacks: string[]; wall: number; cpu: number; peak: Peak; code: number; note: string }): Promise<{ intrinsic: number; results: BenchResult[] }> {
+  const { n, p, env, events, wall, cpu, peak, code } = a;
+  {
     const status = await statusSim(p);
     const atBuild = status.machines.filter((m) => m.build === BUILD).length;
-    const exported = JSON.parse(pulumiSync(["stack", "export", "-s", STACK], env).stdout || "{}");
+    const runs = new Map(a.stacks.flatMap((st) => [...nodeRunsFromState(JSON.parse(pulumiSync(["stack", "export", "-s", st], env).stdout || "{}"))]));
     const inventory = parseInventory(fs.readFileSync(p.inventory, "utf8"), p.inventory);
     const plan = planRollout(inventory, loadWaves(p.waves), BUILD);
     const eventText = fs.readFileSync(events, "utf8");
     const windows = nodeWindowsFromEvents(eventText);
-    const order = clusterOrderProblems(plan, nodeRunsFromState(exported), BUILD, windows);
+    const order = clusterOrderProblems(plan, runs, BUILD, windows);
     const ws = [...windows.values()];
     const makespan = ws.length ? Math.max(...ws.map((w) => w.end)) - Math.min(...ws.map((w) => w.start)) : NaN;
     const bound = criticalPathSeconds(plan, (x) => (windows.has(x) ? windows.get(x)!.end - windows.get(x)!.start : undefined)).total;
     const intrinsic = criticalPathSeconds(plan, () => PATCH_S + REBOOT_DELAY_S + REBOOT_S).total;
-    const stateFile = path.join(REPO_ROOT, ".smith", "state", ".pulumi", "stacks", "smith", `${STACK}.json`);
-    const stateBytes = fs.existsSync(stateFile) ? fs.statSync(stateFile).size : NaN;
+    const stateBytes = a.stacks.reduce((sum, st) => {
+      const f = path.join(REPO_ROOT, ".smith", "state", ".pulumi", "stacks", "smith", `${st}.json`);
+      return sum + (fs.existsSync(f) ? fs.statSync(f).size : NaN);
+    }, 0);
     const written = peak.pulumiWchar - fs.statSync(events).size;
     const load = os.loadavg()[0]!.toFixed(1);
     const tag = `${n} machines`;
     const results: BenchResult[] = [
-      { name: `scale ${n}: pulumi up wall time`, value: wall, unit: "s", note: `exit ${code}; load ${load} on ${os.cpus().length} cores` },
+      { name: `scale ${n}: pulumi up wall time`, value: wall, unit: "s", note: `exit ${code}; ${a.note}; load ${load} on ${os.cpus().length} cores` },
       { name: `scale ${n}: machines at build ${BUILD}`, value: atBuild, unit: "machines", note: `of ${n}` },
       { name: `scale ${n}: cluster order violations (engine events)`, value: order.length, unit: "", note: order[0] ?? "none" },
       { name: `scale ${n}: makespan (first patch → last health)`, value: makespan, unit: "s", note: `${ws.length} node windows` },
@@ -187,12 +255,9 @@ async function one(n: number): Promise<SizeResult> {
       { name: `scale ${n}: CPU of pulumi tree (user+sys)`, value: cpu, unit: "s", note: `${((cpu / n) * 1000).toFixed(0)} ms per machine` },
       { name: `scale ${n}: state size`, value: stateBytes / 1e6, unit: "MB", note: tag },
       { name: `scale ${n}: bytes written by pulumi CLI`, value: written / 1e6, unit: "MB", note: "wchar minus event log; state checkpoints + history" },
-      ...[...peak.rssKb].map(([k, v]) => ({ name: `scale ${n}: peak RSS ${k}`, value: v / 1024, unit: "MB", note: tag })),
+      ...[...peak.rssKb].map(([k, v]) => ({ name: `scale ${n}: peak RSS ${k}`, value: v / 1024, unit: "MB", note: `${tag}; max over processes of that kind` })),
     ];
-    return { n, wall, cpu, intrinsic, results };
-  } finally {
-    await downSim(p);
-    fs.rmSync(scratch, { recursive: true, force: true });
+    return { intrinsic, results };
   }
 }
 
