@@ -145,7 +145,8 @@ export function syntheticHostKey(name: string): string {
   return `ssh-ed25519 ${Buffer.concat([prefix, key]).toString("base64")}`;
 }
 
-function mulberry32(seed: number): () => number {
+/** mulberry32: small, fast, seedable random numbers in [0, 1) (also the sim's faults and jitter). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
