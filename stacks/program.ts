@@ -24,6 +24,7 @@ import {
   wavesOutput,
 } from "../components/fleet/rollout";
 import { readStackConfig } from "./config";
+import { kubeHookSettings, kubeNodeHooks } from "../components/kube/hooks";
 import { selectShard } from "../src/shard/shard";
 import { applyUntilWave } from "../src/shard/until-wave";
 
@@ -68,7 +69,7 @@ function userRunError(err: UserError): pulumi.RunError {
 }
 
 async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
-  const { config, privateKey } = readStackConfig(opts.projectDir);
+  const { config, privateKey: readKey } = readStackConfig(opts.projectDir);
   // Before anything else reads a file or dials a machine: lab conveniences never reach a real stack.
   const unsafe = stackSafetyProblems({
     stack: pulumi.getStack(),
@@ -78,6 +79,7 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
     requireHostKeys: config.requireHostKeys,
   });
   if (unsafe.length) throw problemsError(unsafe);
+  const privateKey = readKey();
   const inventory = await loadInventory(config.inventory);
   // A shard stack patches only its shard's machines (docs/scale.md).
   const machines = config.shard === undefined ? inventory : selectShard(inventory, { shard: config.shard, size: config.shardSize, by: config.shardBy });
@@ -120,7 +122,8 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
     patchTimeoutMinutes: config.patchTimeoutMinutes,
     rebootDelaySeconds: config.rebootDelaySeconds,
     rebootProber: opts.rebootProber ?? sshRebootProber(plainValue(privateKey)),
-    hooks: opts.hooks,
+    // Kubernetes nodes: drain before the patch, uncordon after health (components/kube; platform).
+    hooks: opts.hooks ?? kubeNodeHooks(kubeHookSettings(config, opts.projectDir)),
   };
   const nodes: { node: NodePatch; frozen: boolean }[] = [];
   withoutPromiseStackTraces(() => {

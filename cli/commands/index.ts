@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { registerBuild } from "./build";
+import { registerKube } from "./kube";
 import { registerLab } from "./lab";
 import { registerPlan } from "./plan";
 import { registerRetention } from "./retention";
@@ -16,4 +17,4 @@ import { registerSim } from "./sim";
 /** Each subcommand module adds itself to the program; main.ts knows none of them by name. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerPlan, registerLab, registerBuild, registerSync, registerVerify, registerRetention, registerRollout, registerApprove, registerAudit, registerCompliance, registerStatus, registerPrComment, registerSim];
+export const commands: RegisterCommand[] = [registerPlan, registerLab, registerBuild, registerSync, registerVerify, registerRetention, registerRollout, registerApprove, registerAudit, registerCompliance, registerStatus, registerPrComment, registerSim, registerKube];

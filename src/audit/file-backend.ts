@@ -97,8 +97,35 @@ function plainConfig(v: unknown): string | null {
   return null;
 }
 
+/** A list config value as history records it: an array, JSON text, or the CLI's `{objectValue}`/`{value}`. */
+function listConfig(v: unknown): string[] {
+  let x: unknown = v;
+  if (x && typeof x === "object" && !Array.isArray(x)) x = (x as { objectValue?: unknown; value?: unknown }).objectValue ?? (x as { value?: unknown }).value;
+  if (typeof x === "string") {
+    try {
+      x = x.trim().startsWith("[") ? JSON.parse(x) : [x];
+    } catch {
+      return [];
+    }
+  }
+  return Array.isArray(x) ? x.filter((e): e is string => typeof e === "string") : [];
+}
+
+/** Approvals recorded in a run's config for `build` (see StackUpdate.approvals). */
+export function approvalsFor(config: Record<string, unknown> | undefined, build: string | null): string[] {
+  if (build === null) return [];
+  // `<wave>@<build>`, alone or followed by ` by <who> at <time>`.
+  const forBuild = (e: string) => {
+    const target = e.split(/\s+/)[0] ?? "";
+    return target.indexOf("@") > 0 && target.slice(target.lastIndexOf("@") + 1) === build;
+  };
+  const by = listConfig(config?.["smith:approvedBy"]).filter(forBuild);
+  return by.length ? by : listConfig(config?.["smith:approvals"]).filter(forBuild);
+}
+
 export function updateFromHistory(stack: string, id: string, h: HistoryJson, resources: StateResource[] | null): StackUpdate {
   const who = h.requestedBy ? (h.requestedBy.githubLogin ?? h.requestedBy.name) : undefined;
+  const build = plainConfig(h.config?.["smith:build"]);
   return {
     stack,
     id,
@@ -106,8 +133,9 @@ export function updateFromHistory(stack: string, id: string, h: HistoryJson, res
     result: h.result ?? "unknown",
     startTime: isoTime(h.startTime) ?? new Date(0).toISOString(),
     endTime: isoTime(h.endTime),
-    build: plainConfig(h.config?.["smith:build"]),
+    build,
     ranBy: whoRan(who, h.environment),
+    approvals: approvalsFor(h.config, build),
     message: h.message ?? "",
     resources,
   };

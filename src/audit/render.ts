@@ -100,9 +100,9 @@ function renderEvidence(r: AuditReport): string {
   out.push(`| machines | ${machines.length}${gone.length ? ` (${gone.length} no longer in their stack: ${gone.map((e) => `\`${e.machine}\``).join(", ")})` : ""} |`);
   out.push(`| reboots | ${r.events.filter((e) => e.rebooted).length} |`);
   out.push(`| package changes | ${r.events.reduce((n, e) => n + e.changedCount, 0)} |`, "");
-  out.push("## Updates", "", "| update | stack | started | finished | by | build | result | patched |", "|---|---|---|---|---|---:|---|---:|");
+  out.push("## Updates", "", "| update | stack | started | finished | by | build | approvals | result | patched |", "|---|---|---|---|---|---:|---|---|---:|");
   for (const u of r.updates) {
-    out.push(`| \`${u.id}\` | ${u.stack} | ${u.startTime} | ${u.endTime ?? "-"} | ${md(u.ranBy)} | ${u.build ?? "-"} | ${u.result} | ${u.patched} |`);
+    out.push(`| \`${u.id}\` | ${u.stack} | ${u.startTime} | ${u.endTime ?? "-"} | ${md(u.ranBy)} | ${u.build ?? "-"} | ${md(u.approvals.join("; ")) || "-"} | ${u.result} | ${u.patched} |`);
   }
   // Grouped, so the page stays one page for a fleet of hundreds; the per-machine rows are folded.
   const groups = new Map<string, PatchEvent[]>();

@@ -28,6 +28,11 @@ export interface StackUpdate {
   build: string | null;
   /** Who ran it, best known source first (see `whoRan`). */
   ranBy: string;
+  /**
+   * The run's approvals for its own build: `smith:approvedBy` entries (`<wave>@<build> by <who>
+   * at <time>`, written by `smith approve`), else the bare `smith:approvals` entries.
+   */
+  approvals: string[];
   message: string;
   /** Resources of the checkpoint this update left; null when the backend kept none. */
   resources: StateResource[] | null;

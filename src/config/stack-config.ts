@@ -79,6 +79,17 @@ export const StackConfigSchema = z
     /** Organization part of StackReference names (`<org>/smith/<stack>`). Defaults to "organization" (file backend). */
     stackOrg: z.string().regex(SAFE_TOKEN, { message: "must be an organization name" }).default("organization"),
     /**
+     * kubeconfig of the Kubernetes cluster(s) whose nodes are in the inventory (platform,
+     * docs/platform.md). Defaults to none: no machine is drained. When set, Kubernetes nodes
+     * (see kubernetesNodeRoles) are cordoned and drained before their patch and uncordoned after
+     * their healthcheck (only if smith cordoned them).
+     */
+    kubernetesKubeconfig: z.string().min(1, { message: "must be a path" }).optional(),
+    /** Roles whose machines are Kubernetes nodes (as is any machine labelled `kubernetes-node`). Defaults to ["kubernetes-node"]. */
+    kubernetesNodeRoles: z.array(z.string().regex(SAFE_TOKEN, { message: "must be a role name" })).default(["kubernetes-node"]),
+    /** Bound on one node's drain (cordon to last pod evicted), seconds. Defaults to 600; 1 to 86400. */
+    kubernetesDrainTimeoutSeconds: boundedInt("seconds", 1, 86400, 600),
+    /**
      * Bound on waiting for a machine to come back from its reboot and pass its health checks
      * (the boot-id polling and the health command each). Defaults to 15; at most a day.
      */
@@ -151,7 +162,7 @@ export interface RawStackConfig {
 }
 
 const KEYS = Object.keys(StackConfigSchema.shape);
-const LIST_KEYS = new Set(["inventory", "approvals", "halted", "approvedBy"]);
+const LIST_KEYS = new Set(["inventory", "approvals", "halted", "approvedBy", "kubernetesNodeRoles"]);
 /** Values never echoed in errors. */
 const SECRET_KEYS = new Set(["sshPrivateKey", "escalationWebhook", "escalationRoutingKey"]);
 
@@ -210,6 +221,7 @@ export function parseStackConfig(raw: RawStackConfig, projectDir: string): Stack
     waves: abs(parsed.waves),
     sshPrivateKeyPath: parsed.sshPrivateKeyPath === undefined ? undefined : abs(parsed.sshPrivateKeyPath),
     knownHosts: parsed.knownHosts === undefined ? undefined : abs(parsed.knownHosts),
+    kubernetesKubeconfig: parsed.kubernetesKubeconfig === undefined ? undefined : abs(parsed.kubernetesKubeconfig),
     privateKeySource: hasKey ? "secret" : "file",
   };
 }

@@ -171,6 +171,20 @@ describe("audit and compliance over real state (lab, real engine)", function () 
     log(renderCompliance(late, "table").split("\n").slice(-1)[0]!);
   });
 
+  it("compliance reads the lab's own published manifests by default (<smith:repoUrl>/builds)", async () => {
+    const repoUrl = readState(paths)!.repoUrl;
+    const m3 = (await (await fetch(`${repoUrl}/builds/3/manifest.json`)).json()) as { diff: { upgraded: { name: string; firstSeen: string; advisories: { severity: string }[] }[] } };
+    const kernel = m3.diff.upgraded.find((u) => u.name === "smith-demo-kernel")!;
+    expect(kernel.advisories.map((a) => a.severity)).to.deep.equal(["critical"]);
+    const r = await complianceCommand(ctx, { stack: [STACK], now: kernel.firstSeen, format: "table", concurrency: "4" });
+    expect(r.manifests).to.equal(`${repoUrl}/builds`);
+    expect(r.newest).to.equal("3");
+    const h = r.machines.find((m) => m.machine === held)!;
+    // critical: 7 days (the default policy) from the day kernel 1.2 first appeared upstream.
+    expect(h.due).to.equal(new Date(Date.parse(kernel.firstSeen) + 7 * 86_400_000).toISOString());
+    expect(h.status).to.equal("due-soon");
+  });
+
   it("the CLI prints the reports, exits 1 for due soon and 2 with one line for a bad stack", () => {
     const run = (args: string[]) => spawnSync(process.execPath, [path.join(REPO_ROOT, "bin", "smith.js"), ...args], { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000 });
     const c = run(["compliance", "--stack", STACK, "--manifests", manifests, "--now", "2026-11-28T00:00:00Z"]);

@@ -15,7 +15,7 @@ function patch(node: string, build: string, previous: string, t: string, extra: 
 }
 const reboot = (node: string, rebooting: boolean): StateResource => ({ urn: URN(node, "reboot"), type: "command:remote:Command", outputs: { stdout: JSON.stringify({ rebooting, bootId: "b" }) } });
 const health = (node: string, healthy: boolean): StateResource => ({ urn: URN(node, "health"), type: "command:remote:Command", outputs: { stdout: JSON.stringify({ healthy, bootId: "c", checks: [] }) } });
-const update = (id: string, start: string, result: string, resources: StateResource[]) => ({ stack: "s", id, kind: "update", result, startTime: start, endTime: start, build: null, ranBy: "ci", message: "", resources });
+const update = (id: string, start: string, result: string, resources: StateResource[]) => ({ stack: "s", id, kind: "update", result, startTime: start, endTime: start, build: null, ranBy: "ci", approvals: [], message: "", resources });
 
 describe("audit: patch events from checkpoints", () => {
   const a2 = [patch("a", "2", "1", "2026-12-01T10:00"), reboot("a", true), health("a", true)];
@@ -116,5 +116,19 @@ describe("audit: the file backend", () => {
     const r = await new FileBackendHistory(dir, "smith").read("dev");
     expect(r.updates).to.deep.equal([]);
     expect(patchEvents(r)).to.deep.equal([]);
+  });
+});
+
+describe("audit: approvals recorded with an update", () => {
+  it("takes `smith approve`'s who-and-when entries for the run's build, else the bare approvals", async () => {
+    const { approvalsFor } = await import("../../src/audit/file-backend");
+    const config = {
+      "smith:approvals": ["canary@41", "main@42", "review@42"],
+      "smith:approvedBy": ["canary@41 by ann at 2026-11-01T00:00:00Z", "main@42 by bob at 2026-12-01T09:00:00Z"],
+    };
+    expect(approvalsFor(config, "42")).to.deep.equal(["main@42 by bob at 2026-12-01T09:00:00Z"]);
+    expect(approvalsFor({ "smith:approvals": { value: '["main@42","x@420"]', objectValue: ["main@42", "x@420"] } }, "42")).to.deep.equal(["main@42"]);
+    expect(approvalsFor({ "smith:approvals": "main@42" }, "42")).to.deep.equal(["main@42"]);
+    expect(approvalsFor(config, null)).to.deep.equal([]);
   });
 });

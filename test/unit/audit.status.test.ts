@@ -25,7 +25,7 @@ describe("status: the fleet at a glance", () => {
     const record: StackRecord = {
       stack: "s",
       source: "t",
-      updates: [{ stack: "s", id: "u1", kind: "update", result: "failed", startTime: "2026-12-01T00:00:00Z", endTime: null, build: "3", ranBy: "x", message: "", resources: [] }],
+      updates: [{ stack: "s", id: "u1", kind: "update", result: "failed", startTime: "2026-12-01T00:00:00Z", endTime: null, build: "3", ranBy: "x", approvals: [], message: "", resources: [] }],
       current: [
         patch("a", "3"), health("a", true), patch("b", "2"), patch("c", "2"), patch("d", "3"), health("d", false), patch("e", "2"), patch("gone", "2"),
         { urn: "urn:pulumi:s::smith::pulumi:pulumi:Stack::smith-s", type: "pulumi:pulumi:Stack", outputs: { waves: [{ name: "w1", held: false }, { name: "w2", held: true, reason: "approval gate: smith:approvals has no w2@3" }] } },

@@ -305,6 +305,9 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
     it("refuses the lab passphrase before registering anything", async () => {
       const msg = await refusal({ PULUMI_BACKEND_URL: "s3://b", PULUMI_CONFIG_PASSPHRASE: "smith-lab-local-only" });
       expect(msg).to.match(/^stack dev: secrets: the secrets passphrase is the public lab passphrase/);
+      // Before the key file is even read (Pulumi.prod.yaml's key path does not exist on this box).
+      const first = await refusal({ PULUMI_BACKEND_URL: "s3://b", PULUMI_CONFIG_PASSPHRASE: "smith-lab-local-only" }, { "smith:sshPrivateKeyPath": "/nonexistent/key" });
+      expect(first).to.match(/secrets passphrase is the public lab passphrase/);
     });
 
     it("refuses the checkout-local backend unless smith:allowLocalBackend is true", async () => {

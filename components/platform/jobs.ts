@@ -1,0 +1,104 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import type { PipelineSpec } from "../../src/platform/config";
+import { COMMANDS, cronJobSpec, EGRESS_LABEL, jobSpec, labels, PATHS, podSecurityContext, secretEnv, smithContainer, TMP_VOLUME } from "../../src/platform/workloads";
+import { SECRETS } from "./credentials";
+import { meta, WorkloadSettings } from "./meta";
+
+interface JobSettings extends WorkloadSettings {
+  /** Mount the account's API token (the rollout's node drains need the API). */
+  automountToken: boolean;
+}
+
+/** Backend, passphrase and webhook from their Secrets: the job's whole view of the outside. */
+const JOB_ENV = [
+  secretEnv("PULUMI_BACKEND_URL", SECRETS.backend, "PULUMI_BACKEND_URL"),
+  secretEnv("PULUMI_CONFIG_PASSPHRASE", SECRETS.backend, "PULUMI_CONFIG_PASSPHRASE", true),
+  secretEnv("SMITH_ESCALATION_WEBHOOK", SECRETS.escalation, "SMITH_ESCALATION_WEBHOOK"),
+  { name: "PULUMI_SKIP_UPDATE_CHECK", value: "true" },
+];
+
+function podSpec(s: JobSettings, container: string, args: string[], withSsh: boolean): object {
+  return {
+    serviceAccountName: s.serviceAccount,
+    automountServiceAccountToken: s.automountToken,
+    securityContext: podSecurityContext(),
+    containers: [
+      smithContainer({
+        name: container,
+        image: s.image,
+        imagePullPolicy: s.imagePullPolicy,
+        args,
+        resources: s.resources,
+        env: [...JOB_ENV, ...(withSsh ? [{ name: "SMITH_SSH_KEY_FILE", value: `${PATHS.sshKey}/id` }] : [])],
+        volumeMounts: withSsh ? [{ name: "ssh", mountPath: PATHS.sshKey, readOnly: true }] : [],
+      }),
+    ],
+    volumes: [TMP_VOLUME, ...(withSsh ? [{ name: "ssh", secret: { secretName: SECRETS.ssh, defaultMode: 0o400 } }] : [])],
+  };
+}
+
+export interface RolloutArgs extends JobSettings {
+  pipeline: PipelineSpec;
+}
+
+/**
+ * `smith:platform:Rollout`: one pipeline's runner, one Job per stack shard (a CronJob when the
+ * pipeline has a schedule), so a large fleet's shards run in parallel on the cluster. Each runs
+ * `smith rollout --build B --pipeline <shard's file>` with the backend, passphrase, SSH key and
+ * webhook from Secrets.
+ */
+export class Rollout extends pulumi.ComponentResource {
+  public readonly jobs: (k8s.batch.v1.Job | k8s.batch.v1.CronJob)[] = [];
+
+  constructor(name: string, args: RolloutArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("smith:platform:Rollout", name, { pipeline: args.pipeline.name, build: args.pipeline.build, schedule: args.pipeline.schedule ?? null }, opts);
+    const p = args.pipeline;
+    for (const { name: shard, pipeline } of p.shards) {
+      const podLabels = labels("rollout", { ...EGRESS_LABEL, "smith.fleet/pipeline": p.name, "smith.fleet/shard": shard });
+      const spec = podSpec(args, "rollout", COMMANDS.rollout(p.build, pipeline, p.schedule !== undefined), true);
+      const objectName = `smith-rollout-${p.name}-${shard}`.slice(0, 52);
+      const o = { parent: this, dependsOn: args.after };
+      this.jobs.push(
+        p.schedule
+          ? new k8s.batch.v1.CronJob(
+              `${name}-${shard}`,
+              { metadata: meta(args, objectName, "rollout"), spec: cronJobSpec(p.schedule, spec, podLabels) as k8s.types.input.batch.v1.CronJobSpec },
+              o,
+            )
+          : new k8s.batch.v1.Job(`${name}-${shard}`, { metadata: meta(args, objectName, "rollout"), spec: jobSpec(spec, podLabels) as k8s.types.input.batch.v1.JobSpec }, o),
+      );
+    }
+    this.registerOutputs({});
+  }
+}
+
+export interface ComplianceArgs extends JobSettings {
+  schedule: string;
+  dueWithinDays: number;
+}
+
+/**
+ * `smith:platform:Compliance`: two daily CronJobs, machines overdue for their build and machines
+ * due within N days, each alerting through the escalation webhook (`--alert`).
+ */
+export class Compliance extends pulumi.ComponentResource {
+  public readonly overdue: k8s.batch.v1.CronJob;
+  public readonly dueSoon: k8s.batch.v1.CronJob;
+
+  constructor(name: string, args: ComplianceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("smith:platform:Compliance", name, { schedule: args.schedule, dueWithinDays: args.dueWithinDays }, opts);
+    const cron = (suffix: string, cmd: string[]) =>
+      new k8s.batch.v1.CronJob(
+        `${name}-${suffix}`,
+        {
+          metadata: meta(args, `smith-compliance-${suffix}`, "compliance"),
+          spec: cronJobSpec(args.schedule, podSpec(args, "compliance", cmd, false), labels("compliance", EGRESS_LABEL)) as k8s.types.input.batch.v1.CronJobSpec,
+        },
+        { parent: this, dependsOn: args.after },
+      );
+    this.overdue = cron("overdue", COMMANDS.complianceOverdue());
+    this.dueSoon = cron("due-soon", COMMANDS.complianceDueWithin(args.dueWithinDays));
+    this.registerOutputs({});
+  }
+}

@@ -1,0 +1,141 @@
+import type { Resources } from "./config";
+
+/**
+ * Pure pieces of the platform's pod specs (plain Kubernetes API objects): labels, security
+ * contexts, the smith container, and the command lines each workload runs. components/platform
+ * assembles them into resources; tests check them without Pulumi.
+ */
+
+export type Component = "builder" | "mirror" | "rollout" | "compliance";
+
+export function labels(component: Component, extra: Record<string, string> = {}): Record<string, string> {
+  return { "app.kubernetes.io/name": "smith", "app.kubernetes.io/component": component, "app.kubernetes.io/managed-by": "pulumi", ...extra };
+}
+
+/** Pods that may open connections beyond DNS (NetworkPolicy `smith-jobs-egress` selects this label). */
+export const EGRESS_LABEL = { "smith.fleet/egress": "true" };
+
+/** The image's unprivileged user (Dockerfile). */
+export const SMITH_UID = 10001;
+
+export function podSecurityContext(): object {
+  return {
+    runAsNonRoot: true,
+    runAsUser: SMITH_UID,
+    runAsGroup: SMITH_UID,
+    fsGroup: SMITH_UID,
+    seccompProfile: { type: "RuntimeDefault" },
+  };
+}
+
+export function containerSecurityContext(): object {
+  return { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } };
+}
+
+/** Writable scratch space: the root filesystem is read-only; HOME and the Pulumi home (Dockerfile) live here. */
+export const TMP_VOLUME = { name: "tmp", emptyDir: {} };
+export const TMP_MOUNT = { name: "tmp", mountPath: "/tmp" };
+const TMP_ENV = [{ name: "HOME", value: "/tmp" }];
+
+export interface ContainerArgs {
+  name: string;
+  image: string;
+  imagePullPolicy: string;
+  args: string[];
+  resources: Resources;
+  env?: object[];
+  volumeMounts?: object[];
+  ports?: object[];
+}
+
+/** The smith image's container: entrypoint `smith` (Dockerfile), so `args` is the subcommand. */
+export function smithContainer(a: ContainerArgs): object {
+  return {
+    name: a.name,
+    image: a.image,
+    imagePullPolicy: a.imagePullPolicy,
+    args: a.args,
+    env: [...TMP_ENV, ...(a.env ?? [])],
+    resources: a.resources,
+    securityContext: containerSecurityContext(),
+    volumeMounts: [TMP_MOUNT, ...(a.volumeMounts ?? [])],
+    ...(a.ports ? { ports: a.ports } : {}),
+  };
+}
+
+/** An env var from a key of a Secret. */
+export function secretEnv(name: string, secret: string, key: string, optional = false): object {
+  return { name, valueFrom: { secretKeyRef: { name: secret, key, ...(optional ? { optional: true } : {}) } } };
+}
+
+/** Where the platform mounts things in the smith container. */
+export const PATHS = {
+  buildsFile: "/etc/smith/builds.yaml",
+  /** Where `smith` lives in the image (Dockerfile): relative pipeline files are found from here. */
+  app: "/opt/smith",
+  signingKey: "/etc/smith/signing",
+  sshKey: "/etc/smith/ssh",
+  aptly: "/var/lib/smith/aptly",
+  published: "/srv/smith/mirror",
+} as const;
+
+/**
+ * What each workload runs (arguments of the image's `smith` entrypoint), with the flags of the
+ * builds (build/sync/verify, cli/commands/*.ts), pipeline (rollout) and audit (compliance)
+ * subcommands collected here so a change to them is one edit.
+ */
+export const COMMANDS = {
+  /**
+   * `smith sync` and `smith verify` need the number `smith build` chose, which only its output
+   * says (`build N: …`), so the builder is one POSIX sh script of constant strings (no value is
+   * interpolated) that carries N from one to the next.
+   */
+  builder: (): string[] => [
+    "sh",
+    "-ec",
+    [
+      `smith build --config ${PATHS.buildsFile} | tee /tmp/build.out`,
+      `n=$(sed -n 's/^build \\([0-9][0-9]*\\): .*/\\1/p' /tmp/build.out | tail -n 1)`,
+      `test -n "$n"`,
+      `smith sync --config ${PATHS.buildsFile} --build "$n"`,
+      `smith verify --config ${PATHS.buildsFile} --build "$n"`,
+    ].join("\n"),
+  ],
+  /**
+   * One shard = one pipeline file (`smith rollout` runs one file's stages). A scheduled run does
+   * not sit out soaks (`--no-wait`: it stops and the next run goes on); a one-off Job waits.
+   */
+  rollout: (build: string, pipelineFile: string, scheduled: boolean) => [
+    "rollout",
+    "--build",
+    build,
+    "--pipeline",
+    pipelineFile,
+    ...(scheduled ? ["--no-wait"] : []),
+  ],
+  complianceOverdue: () => ["compliance", "--overdue", "--alert"],
+  complianceDueWithin: (days: number) => ["compliance", "--due-within", `${days}d`, "--alert"],
+} as const;
+
+/** The mirror: busybox's httpd (in the image) serving the published builds read-only. */
+export const MIRROR_PORT = 8080;
+export function mirrorCommand(): string[] {
+  return ["busybox", "httpd", "-f", "-v", "-p", String(MIRROR_PORT), "-h", PATHS.published];
+}
+
+/** A CronJob spec around a pod spec: never overlapping, a few histories kept, UTC. */
+export function cronJobSpec(schedule: string, podSpec: object, podLabels: Record<string, string>): object {
+  return {
+    schedule,
+    timeZone: "Etc/UTC",
+    concurrencyPolicy: "Forbid",
+    successfulJobsHistoryLimit: 3,
+    failedJobsHistoryLimit: 5,
+    jobTemplate: { spec: jobSpec(podSpec, podLabels) },
+  };
+}
+
+/** A Job spec: no retries by Kubernetes (smith's own retries and resume apply), bounded. */
+export function jobSpec(podSpec: object, podLabels: Record<string, string>): object {
+  return { backoffLimit: 0, activeDeadlineSeconds: 6 * 3600, template: { metadata: { labels: podLabels }, spec: { restartPolicy: "Never", ...podSpec } } };
+}

@@ -1,0 +1,4 @@
+/** Entry point of the platform stack (stacks/platform/Pulumi.yaml `main`); the work is in ./program. */
+import { main } from "./program";
+
+export = () => main();
