@@ -25,6 +25,8 @@ import {
 } from "../components/fleet/rollout";
 import { readStackConfig } from "./config";
 import { kubeHookSettings, kubeNodeHooks } from "../components/kube/hooks";
+import { selectShard } from "../src/shard/shard";
+import { applyUntilWave } from "../src/shard/until-wave";
 
 export interface ProgramOptions {
   /** Where relative config paths start. Defaults to the working directory (the project dir). */
@@ -78,8 +80,11 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
   });
   if (unsafe.length) throw problemsError(unsafe);
   const privateKey = readKey();
-  const machines = await loadInventory(config.inventory);
-  const plan = planRollout(machines, loadWaves(config.waves), config.build);
+  const inventory = await loadInventory(config.inventory);
+  // A shard stack patches only its shard's machines (docs/scale.md).
+  const machines = config.shard === undefined ? inventory : selectShard(inventory, { shard: config.shard, size: config.shardSize, by: config.shardBy });
+  const waveFile = loadWaves(config.waves);
+  const plan = planRollout(machines, waveFile, config.build);
   const byName = new Map(machines.map((m) => [m.name, m]));
   const planned = plan.waves.flatMap((w) => w.clusters.flatMap((c) => c.nodes.map((n) => byName.get(n)!)));
   const hostKeys = hostKeysFor(planned, config);
@@ -90,7 +95,7 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
   const soakRollouts = new Map<string, unknown>();
   for (const s of soakStacks) soakRollouts.set(s, await refs.output(s, "rollout"));
 
-  const decisions = decideWaves(plan, {
+  const gated = decideWaves(plan, {
     build: config.build,
     approvals: config.approvals,
     soakRollouts,
@@ -98,6 +103,7 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
     stackOrg: config.stackOrg,
     project: pulumi.getProject(),
   });
+  const decisions = applyUntilWave(gated, config.untilWave, waveFile.waves.map((w) => w.name));
   const halted = haltedFor(config.halted, config.build);
   const inputs = rolloutWaves(plan, byName, decisions, previous, hostKeys, halted);
   if (halted.size) pulumi.log.warn(`halted for build ${config.build} (smith:halted): ${[...halted].sort().join(", ")}; they and the rest of their clusters wait`);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { mulberry32 } from "../inventory/generate";
 
 /**
  * What a simulated machine's agent costs and how often it fails. Durations in seconds; rates are
@@ -39,17 +40,8 @@ export function simBehaviour(input: SimBehaviourInput = {}): SimBehaviour {
   return SimBehaviourSchema.parse(input);
 }
 
-/** mulberry32: small, fast, seedable; good enough to spread faults and jitter. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The generator's seedable random numbers: faults and jitter of a sim are reproducible. */
+export const seededRandom = mulberry32;
 
 /** A stable 32-bit seed for one machine of a sim: the sim's seed mixed with the machine's name. */
 export function machineSeed(simSeed: number, name: string): number {
