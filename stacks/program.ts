@@ -178,15 +178,22 @@ function plainValue(o: pulumi.Output<string>): Promise<string> {
  * every output property of every resource (runtime/debuggable.ts): ~160 per machine here, which
  * measured (bench/program.bench.ts) as ~70% of program time and a large share of its memory.
  * Resource source positions are unaffected: the SDK raises the limit itself to take those.
- * Restored afterwards, so errors outside resource construction keep their stacks.
+ * It also records each resource's whole JS stack in the state (`stackTrace`, ~600 bytes a
+ * resource, ~2.4 KB a machine, rewritten with every checkpoint): only the first frame (the
+ * `sourcePosition` the engine shows) is kept. Both restored afterwards.
  */
 function withoutPromiseStackTraces(fn: () => void): void {
   const saved = Error.stackTraceLimit;
+  const res = pulumi.Resource as unknown as { stackTrace?: (skip: number) => unknown[] };
+  const fullTrace = res.stackTrace;
   Error.stackTraceLimit = 0;
+  // skip + 1: this wrapper is one more frame between the resource's constructor and callsites().
+  if (typeof fullTrace === "function") res.stackTrace = (skip) => fullTrace.call(pulumi.Resource, skip + 1).slice(0, 1);
   try {
     fn();
   } finally {
     Error.stackTraceLimit = saved;
+    res.stackTrace = fullTrace;
   }
 }
 

@@ -75,10 +75,10 @@ describe("platform stack: offline preview, manifests rendered to a directory (no
     expect(preview.stdout).to.match(/\+\s+\d+ to create/);
     await stack.pulumi(["up", "--yes", "--skip-preview"]);
     const files = fs.readdirSync(path.join(out, "1-manifest"));
-    for (const f of ["deployment-smith-smith-mirror.yaml", "cronjob-smith-smith-builder.yaml", "job-smith-smith-rollout-prod-eu.yaml"]) {
+    for (const f of ["apps_v1-deployment-smith-smith-mirror.yaml", "batch_v1-cronjob-smith-smith-builder.yaml", "batch_v1-job-smith-smith-rollout-prod-eu.yaml"]) {
       expect(files, f).to.include(f);
     }
-    const builder = fs.readFileSync(path.join(out, "1-manifest", "cronjob-smith-smith-builder.yaml"), "utf8");
+    const builder = fs.readFileSync(path.join(out, "1-manifest", "batch_v1-cronjob-smith-smith-builder.yaml"), "utf8");
     expect(builder).to.match(/schedule: "?30 3 \* \* 0"?/);
   });
 });

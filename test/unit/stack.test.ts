@@ -161,6 +161,14 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
     expect(out.waves).to.deep.include({ name: "main", held: true, reason: "approval gate: smith:approvals has no main@42", clusters: 1, planned: 3, registered: 1 });
   });
 
+  it("records one stack frame per resource, the component code that made it (less state per machine)", async () => {
+    configure({ "smith:approvals": '["main@42"]' });
+    await run();
+    const patch = rec.byName("a1-patch");
+    expect(patch.stackFrames).to.equal(1);
+    expect(patch.sourcePosition).to.match(/components\/fleet\/node-patch\.ts:\d+$/);
+  });
+
   describe("dynamic fleet (issue 9 §9)", () => {
     it("patches again a machine reinstalled under the same name (new host key, back at an old build)", async () => {
       configure({ "smith:approvals": '["main@42"]' });
