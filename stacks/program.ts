@@ -25,7 +25,7 @@ import {
 } from "../components/fleet/rollout";
 import { readStackConfig } from "./config";
 import { kubeHookSettings, kubeNodeHooks } from "../components/kube/hooks";
-import { selectShard } from "../src/shard/shard";
+import { selectShard, shardWaves } from "../src/shard/shard";
 import { applyUntilWave } from "../src/shard/until-wave";
 
 export interface ProgramOptions {
@@ -84,7 +84,10 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
   // A shard stack patches only its shard's machines (docs/scale.md).
   const machines = config.shard === undefined ? inventory : selectShard(inventory, { shard: config.shard, size: config.shardSize, by: config.shardBy });
   const waveFile = loadWaves(config.waves);
-  const plan = planRollout(machines, waveFile, config.build);
+  // In a shard, a wave may select nothing (canary is one region): selectors are checked against
+  // the whole fleet, then the shard is planned with every wave optional.
+  if (config.shard !== undefined) planRollout(inventory, waveFile, config.build);
+  const plan = planRollout(machines, config.shard === undefined ? waveFile : shardWaves(waveFile), config.build);
   const byName = new Map(machines.map((m) => [m.name, m]));
   const planned = plan.waves.flatMap((w) => w.clusters.flatMap((c) => c.nodes.map((n) => byName.get(n)!)));
   const hostKeys = hostKeysFor(planned, config);

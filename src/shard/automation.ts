@@ -1,6 +1,8 @@
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import * as path from "path";
+import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
-import { pulumiEnv } from "../pulumi/env";
+import { UserError } from "../errors";
+import { findPulumi, pulumiEnv } from "../pulumi/env";
 import type { StepRunner } from "./lockstep";
 
 /**
@@ -15,9 +17,17 @@ export function automationStepRunner(o: {
   onEvent?: (stack: string, e: EngineEvent) => void;
   onOutput?: (stack: string, line: string) => void;
 }): StepRunner {
+  let command: Promise<PulumiCommand> | null = null;
   return async (stack, step) => {
     const envVars = pulumiEnv(o.workDir, o.env ?? process.env, stack) as Record<string, string>;
-    const s = await LocalWorkspace.selectStack({ stackName: stack, workDir: o.workDir }, { envVars });
+    // The checkout's own CLI (.smith/tools), whatever PATH the caller has.
+    command ??= (async () => {
+      const bin = findPulumi(o.workDir);
+      if (!bin) throw new UserError("pulumi CLI not installed in .smith/tools: run scripts/install-pulumi.sh");
+      return PulumiCommand.get({ root: path.dirname(path.dirname(bin)), skipVersionCheck: true });
+    })();
+    const pulumiCommand = await command;
+    const s = await LocalWorkspace.selectStack({ stackName: stack, workDir: o.workDir }, { envVars, pulumiCommand });
     await s.setConfig("smith:untilWave", { value: step });
     try {
       const r = await s.up({

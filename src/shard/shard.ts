@@ -1,6 +1,7 @@
 import { createHash } from "crypto";
 import { UserError } from "../errors";
 import type { Machine } from "../inventory/schema";
+import type { WaveFile } from "../waves/schema";
 
 /**
  * Sharding: a fleet larger than `size` machines is split into several stacks that run in
@@ -86,4 +87,12 @@ export function selectShard(machines: readonly Machine[], s: ShardSettings & { s
   const hit = shards.find((x) => x.name === s.shard);
   if (!hit) throw new UserError(`config: smith:shard: no shard ${JSON.stringify(s.shard)} in this inventory (shards: ${shards.map((x) => x.name).join(", ")})`);
   return hit.machines;
+}
+
+/**
+ * The wave file as a shard plans it: every wave optional, since a shard may hold none of a wave's
+ * machines (a region canary). The program checks the selectors against the whole fleet first.
+ */
+export function shardWaves(w: WaveFile): WaveFile {
+  return { ...w, waves: w.waves.map((x) => ({ ...x, optional: true })) };
 }

@@ -2,7 +2,8 @@ import { expect } from "chai";
 import * as path from "path";
 import { generateFleet } from "../../src/inventory/generate";
 import { runLockstep, lockstepSteps } from "../../src/shard/lockstep";
-import { selectShard, shardFleet } from "../../src/shard/shard";
+import { planRollout } from "../../src/plan/planner";
+import { selectShard, shardFleet, shardWaves } from "../../src/shard/shard";
 import { applyUntilWave, runsUntil } from "../../src/shard/until-wave";
 import { loadWaves } from "../../src/waves/load";
 
@@ -48,6 +49,16 @@ describe("shard: splitting a fleet", () => {
     const name = shardFleet(fleet, { size: 500, by: "region" })[0]!.name;
     expect(selectShard(fleet, { size: 500, by: "region", shard: name }).length).to.be.greaterThan(0);
     expect(() => selectShard(fleet, { size: 500, by: "region", shard: "nope" })).to.throw(/smith:shard: no shard "nope".*shards: /);
+  });
+
+  it("plans a shard without the canary region: the wave file's waves become optional there", () => {
+    const waves = loadWaves(path.join(__dirname, "..", "..", "waves", "production.yaml"));
+    const shard = shardFleet(fleet, { size: 2000, by: "region" }).find((s) => s.group === "eu-west")!;
+    const noGates = { ...waves, waves: waves.waves.map(({ gate: _g, ...w }) => w) };
+    expect(() => planRollout(shard.machines, noGates, "2")).to.throw(/selects no machine/);
+    const plan = planRollout(shard.machines, shardWaves(noGates), "2");
+    expect(plan.unassigned).to.deep.equal([]);
+    expect(plan.waves.find((w) => w.name === "canary")?.clusters ?? []).to.deep.equal([]);
   });
 
   it("refuses by cell without cell labels, naming the machine", () => {
