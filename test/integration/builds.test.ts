@@ -190,15 +190,15 @@ describe("builds: smith build, sync, verify, retention (integration)", function 
     const good = fs.readFileSync(file);
     fs.writeFileSync(file, Buffer.concat([good, Buffer.from("x")]));
     try {
-      const v = smith(["verify", "--config", cfgFile, "--build", "2"]);
-      expect(v.code).to.equal(1);
-      const bad = v.stderr.split("\n").filter((l) => l.startsWith("smith: verify: mirror "));
-      expect(bad).to.have.length(1);
-      expect(bad[0]).to.match(/^smith: verify: mirror b: builds\/2\/dists\/smith\/main\/binary-amd64\/Packages\.gz: sha256 /);
-      expect(v.stderr).to.include("build 2 is bad on b\n");
-      // The other mirrors are untouched.
-      const results = await verifyBuild(cfg, 2, { only: ["a"] });
-      expect(results[0]!.bad).to.deep.equal([]);
+        const v = smith(["verify", "--config", cfgFile, "--build", "2"]);
+        expect(v.code).to.equal(1);
+        const bad = v.stderr.split("\n").filter((l) => l.startsWith("smith: verify: mirror "));
+        expect(bad).to.have.length(1);
+        expect(bad[0]).to.match(/^smith: verify: mirror b: builds\/2\/dists\/smith\/main\/binary-amd64\/Packages\.gz: sha256 /);
+        expect(v.stderr).to.include("build 2 is bad on b\n");
+        // The other mirrors are untouched.
+        const results = await verifyBuild(cfg, 2, { only: ["a"] });
+        expect(results[0]!.bad).to.deep.equal([]);
     } finally {
       fs.writeFileSync(file, good);
     }
@@ -333,7 +333,12 @@ describe("builds: smith build, sync, verify, retention (integration)", function 
       const m = lab.machines[lab.machines.length - 1]!.name;
       const mirrorB = lab.repoUrl.replace(/mirror-a$/, "mirror-b");
       const list = `deb [signed-by=/usr/share/keyrings/smith-lab.gpg] ${mirrorB}/builds/2 smith main`;
-      let r = await labExec(m, `grep -r trusted=yes /etc/apt/sources.list.d/ || true; echo '${list}' >/etc/apt/sources.list.d/smith.list && apt-get update 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::=--force-confold dist-upgrade >/dev/null 2>&1; dpkg-query -W -f='\${Version}\\n' smith-demo-kernel`);
+      // The machine's own source is put back afterwards: later tests (and the agent's keyring
+      // lookup, which matches the lab's repoUrl) rely on it.
+      let r = await labExec(m, "cp /etc/apt/sources.list.d/smith.list /root/smith.list.saved");
+      expect(r.code, r.stderr).to.equal(0);
+      try {
+      r = await labExec(m, `grep -r trusted=yes /etc/apt/sources.list.d/ || true; echo '${list}' >/etc/apt/sources.list.d/smith.list && apt-get update 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::=--force-confold dist-upgrade >/dev/null 2>&1; dpkg-query -W -f='\${Version}\\n' smith-demo-kernel`);
       expect(r.code, r.stdout + r.stderr).to.equal(0);
       expect(r.stdout).not.to.include("trusted=yes");
       expect(r.stdout).to.include(`${mirrorB}/builds/2 smith InRelease`);
@@ -341,6 +346,9 @@ describe("builds: smith build, sync, verify, retention (integration)", function 
       // This test's build 2 is signed by another key: apt must refuse it.
       r = await labExec(m, `echo 'deb [signed-by=/usr/share/keyrings/smith-lab.gpg] ${www.url}/a/builds/2 smith main' >/etc/apt/sources.list.d/smith.list && apt-get update 2>&1; echo '${list}' >/etc/apt/sources.list.d/smith.list`);
       expect(r.stdout).to.match(/NO_PUBKEY|not signed|signatures couldn't be verified/);
+      } finally {
+        await labExec(m, "mv /root/smith.list.saved /etc/apt/sources.list.d/smith.list");
+      }
     });
   });
 });
