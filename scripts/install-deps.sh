@@ -12,6 +12,9 @@ packages=(
   shellcheck     # lints every *.sh
   dpkg-dev       # dpkg-deb and friends, to build test packages
   curl           # the official Pulumi installer's path in scripts/install-pulumi.sh
+  python3-venv   # the venv scripts/install-s3-server.sh puts moto's S3 server in (builds tests)
+  etcd-server    # etcd 3.4 under the test kube-apiserver (scripts/kube-apiserver.sh); installs no running service here
+  openssl        # the test API server's CA and certificates (scripts/kube-apiserver.sh)
   etcd-server    # etcd 3.4 under the test kube-apiserver (scripts/kube-apiserver.sh); installs no running service here
   openssl        # the test API server's CA and certificates (scripts/kube-apiserver.sh)
   python3-venv   # the venv scripts/install-s3-server.sh puts moto's S3 server in (builds tests)

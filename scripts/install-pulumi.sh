@@ -38,9 +38,14 @@ log() { printf 'install-pulumi: %s\n' "$*"; }
 elapsed() { awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
 note() { printf '%s\n' "$*" >>"$status_file.new"; }
 
-# plugin_sources NAME: the files a build of plugins/NAME depends on (its sources, the module files).
+# plugin_sources NAME: the files a build of plugins/NAME depends on (its sources without the tests,
+# the module files).
 plugin_sources() {
-  printf '%s\n' "$repo/plugins/go.mod" "$repo/plugins/go.sum" "$repo/plugins/$1"/*.go
+  local f
+  printf '%s\n' "$repo/plugins/go.mod" "$repo/plugins/go.sum"
+  for f in "$repo/plugins/$1"/*.go; do
+    [[ $f == *_test.go ]] || printf '%s\n' "$f"
+  done
 }
 
 # The stamp covers every input of the install: the pins, smith's plugins, this script.
@@ -223,7 +228,7 @@ build_language_host() {
       -o "$bin/pulumi-language-nodejs" "$PULUMI_NODEJS_HOST_MODULE") >"$build/language-nodejs.log" 2>&1; then
     lines="installed pulumi-language-nodejs: upstream $PULUMI_NODEJS_HOST_MODULE@$PULUMI_NODEJS_HOST_VERSION"
   else
-    err=$(printf '%s\n' "$err" | grep -m1 -E 'not available|Forbidden|Not Found|error' || printf '%s' "$err" | tail -n1)
+    err=$(printf '%s\n' "$err" | grep -m1 -E 'not available|Forbidden|Not Found|disabled|error' || printf '%s' "$err" | tail -n1)
     log "upstream language host refused: $err"
     build_plugin pulumi-language-nodejs "$bin/pulumi-language-nodejs" "$(ldflags_version "$want_version")" \
       >>"$build/language-nodejs.log" 2>&1 || { tail -n 30 "$build/language-nodejs.log" >&2; return 1; }

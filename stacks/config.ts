@@ -4,8 +4,11 @@ import { CONFIG_NAMESPACE, parseStackConfig, StackConfig } from "../src/config/s
 
 export interface LoadedConfig {
   config: StackConfig;
-  /** The SSH private key, always a secret Output (never plain text in state or logs). */
-  privateKey: pulumi.Output<string>;
+  /**
+   * The SSH private key, always a secret Output (never plain text in state or logs). A function:
+   * the key file is read only after the stack passed its safety checks.
+   */
+  privateKey: () => pulumi.Output<string>;
 }
 
 /**
@@ -24,7 +27,7 @@ export function readStackConfig(projectDir: string = process.cwd()): LoadedConfi
     values[key] = isSecret ? "<secret>" : value;
   }
   const config = parseStackConfig({ values, secret }, projectDir);
-  const privateKey =
+  const privateKey = () =>
     config.privateKeySource === "secret"
       ? new pulumi.Config(CONFIG_NAMESPACE).requireSecret("sshPrivateKey")
       : pulumi.secret(readKeyFile(config.sshPrivateKeyPath!));

@@ -25,6 +25,8 @@ import {
 } from "../components/fleet/rollout";
 import { readStackConfig } from "./config";
 import { kubeHookSettings, kubeNodeHooks } from "../components/kube/hooks";
+import { selectShard, shardWaves } from "../src/shard/shard";
+import { applyUntilWave } from "../src/shard/until-wave";
 
 export interface ProgramOptions {
   /** Where relative config paths start. Defaults to the working directory (the project dir). */
@@ -67,7 +69,7 @@ function userRunError(err: UserError): pulumi.RunError {
 }
 
 async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
-  const { config, privateKey } = readStackConfig(opts.projectDir);
+  const { config, privateKey: readKey } = readStackConfig(opts.projectDir);
   // Before anything else reads a file or dials a machine: lab conveniences never reach a real stack.
   const unsafe = stackSafetyProblems({
     stack: pulumi.getStack(),
@@ -77,8 +79,15 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
     requireHostKeys: config.requireHostKeys,
   });
   if (unsafe.length) throw problemsError(unsafe);
-  const machines = await loadInventory(config.inventory);
-  const plan = planRollout(machines, loadWaves(config.waves), config.build);
+  const privateKey = readKey();
+  const inventory = await loadInventory(config.inventory);
+  // A shard stack patches only its shard's machines (docs/scale.md).
+  const machines = config.shard === undefined ? inventory : selectShard(inventory, { shard: config.shard, size: config.shardSize, by: config.shardBy });
+  const waveFile = loadWaves(config.waves);
+  // In a shard, a wave may select nothing (canary is one region): selectors are checked against
+  // the whole fleet, then the shard is planned with every wave optional.
+  if (config.shard !== undefined) planRollout(inventory, waveFile, config.build);
+  const plan = planRollout(machines, config.shard === undefined ? waveFile : shardWaves(waveFile), config.build);
   const byName = new Map(machines.map((m) => [m.name, m]));
   const planned = plan.waves.flatMap((w) => w.clusters.flatMap((c) => c.nodes.map((n) => byName.get(n)!)));
   const hostKeys = hostKeysFor(planned, config);
@@ -89,7 +98,7 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
   const soakRollouts = new Map<string, unknown>();
   for (const s of soakStacks) soakRollouts.set(s, await refs.output(s, "rollout"));
 
-  const decisions = decideWaves(plan, {
+  const gated = decideWaves(plan, {
     build: config.build,
     approvals: config.approvals,
     soakRollouts,
@@ -97,6 +106,7 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
     stackOrg: config.stackOrg,
     project: pulumi.getProject(),
   });
+  const decisions = applyUntilWave(gated, config.untilWave, waveFile.waves.map((w) => w.name));
   const halted = haltedFor(config.halted, config.build);
   const inputs = rolloutWaves(plan, byName, decisions, previous, hostKeys, halted);
   if (halted.size) pulumi.log.warn(`halted for build ${config.build} (smith:halted): ${[...halted].sort().join(", ")}; they and the rest of their clusters wait`);
@@ -168,15 +178,22 @@ function plainValue(o: pulumi.Output<string>): Promise<string> {
  * every output property of every resource (runtime/debuggable.ts): ~160 per machine here, which
  * measured (bench/program.bench.ts) as ~70% of program time and a large share of its memory.
  * Resource source positions are unaffected: the SDK raises the limit itself to take those.
- * Restored afterwards, so errors outside resource construction keep their stacks.
+ * It also records each resource's whole JS stack in the state (`stackTrace`, ~600 bytes a
+ * resource, ~2.4 KB a machine, rewritten with every checkpoint): only the first frame (the
+ * `sourcePosition` the engine shows) is kept. Both restored afterwards.
  */
 function withoutPromiseStackTraces(fn: () => void): void {
   const saved = Error.stackTraceLimit;
+  const res = pulumi.Resource as unknown as { stackTrace?: (skip: number) => unknown[] };
+  const fullTrace = res.stackTrace;
   Error.stackTraceLimit = 0;
+  // skip + 1: this wrapper is one more frame between the resource's constructor and callsites().
+  if (typeof fullTrace === "function") res.stackTrace = (skip) => fullTrace.call(pulumi.Resource, skip + 1).slice(0, 1);
   try {
     fn();
   } finally {
     Error.stackTraceLimit = saved;
+    res.stackTrace = fullTrace;
   }
 }
 

@@ -15,7 +15,8 @@ import { dryRun } from "../../src/pipeline/dry-run";
 import { loadPipeline } from "../../src/pipeline/load";
 import { plainLine, ProgressEvent } from "../../src/pipeline/progress";
 import { runRollout } from "../../src/pipeline/runner";
-import { stageKind } from "../../src/pipeline/schema";
+import { latestPublishedBuild } from "../../src/pipeline/latest";
+import { PipelineFile, pipelineStacks, stageKind } from "../../src/pipeline/schema";
 import { renderSummary } from "../../src/pipeline/summary";
 import type { RegisterCommand } from "./index";
 
@@ -66,12 +67,32 @@ function changeSinks(f: Flags): ChangeSink[] {
   return [new ServiceNowSink({ instance: f.servicenow, user, password })];
 }
 
+/**
+ * `--build latest`: the newest build the first stack's mirror serves after the build that stack
+ * is at; that build itself when none is newer (a rollout in progress is continued).
+ */
+async function latestBuild(p: PipelineFile, drivers: (stack: string) => Promise<StackDriver>): Promise<string> {
+  const stack = pipelineStacks(p)[0]!;
+  const cfg = await (await drivers(stack)).config();
+  const repoUrl = cfg.repoUrl?.value;
+  const from = Number(cfg.build?.value ?? "0");
+  if (!repoUrl) throw new UserError(`flag --build latest: stack ${stack} has no smith:repoUrl`);
+  const fetchText = async (url: string) => {
+    const res = await fetch(url, { signal: AbortSignal.timeout(15_000) });
+    return { status: res.status, text: await res.text() };
+  };
+  const newest = (await latestPublishedBuild(repoUrl, from, fetchText)) ?? from;
+  if (!newest) throw new UserError(`flag --build latest: no build published on ${repoUrl} and stack ${stack} has none`);
+  process.stderr.write(`smith rollout: --build latest is build ${newest} (stack ${stack} is at ${from || "none"})\n`);
+  return String(newest);
+}
+
 /** `smith rollout`: the weekly process, stage by stage, resumable (docs/pipeline.md). */
 export const registerRollout: RegisterCommand = (program) => {
   program
     .command("rollout")
     .description("Run a build through a pipeline of stacks (waves/pipeline.yaml): verify, roll out, soak, decide; resumable.")
-    .requiredOption("--build <n>", "the build to roll out")
+    .requiredOption("--build <n>", 'the build to roll out, or "latest" (the newest on the first stack\'s mirror)')
     .requiredOption("--pipeline <file>", "pipeline file, e.g. waves/pipeline.yaml")
     .option("--until <stage>", "stop after this stage")
     .option("--dry-run", "show what would run next for every stage (previews; changes nothing)")
@@ -80,9 +101,10 @@ export const registerRollout: RegisterCommand = (program) => {
     .option("--retry-halted", "try machines halted for this build again (clears smith:halted entries of the build)")
     .option("--servicenow <url>", "also record the change in ServiceNow (credentials from SMITH_SERVICENOW_USER/PASSWORD)")
     .action(async (f: Flags) => {
-      if (!/^[1-9][0-9]*$/.test(f.build)) throw new UserError(`flag --build: must be a positive integer (got ${JSON.stringify(f.build)})`);
+      if (!/^([1-9][0-9]*|latest)$/.test(f.build)) throw new UserError(`flag --build: must be a positive integer or "latest" (got ${JSON.stringify(f.build)})`);
       const pipeline = loadPipeline(f.pipeline);
       const drivers = driverCache();
+      if (f.build === "latest") f.build = await latestBuild(pipeline, drivers);
       if (f.dryRun) {
         for (const l of await dryRun(pipeline, f.build, drivers, REPO_ROOT, () => new Date())) process.stdout.write(`${l}\n`);
         return;

@@ -1,5 +1,4 @@
 import Table from "cli-table3";
-import { UserError } from "../../src/errors";
 import { loadBuildsConfig, parseBuildNumber } from "../../src/packages/config";
 import { syncBuild } from "../../src/packages/sync";
 import { progress } from "./build";
@@ -27,6 +26,8 @@ export const registerSync: RegisterCommand = (program) => {
       }
       process.stdout.write(`${table.toString()}\n`);
       const failed = results.filter((r) => !r.ok);
-      if (failed.length) throw new UserError(`sync of build ${n} failed on ${failed.map((r) => `mirror ${r.mirror} (${r.where}): ${r.error}`).join("; ")}`);
+      // A mirror that failed is not a usage error: exit 1, one line per mirror, like verify.
+      for (const r of failed) process.stderr.write(`smith: sync: build ${n} failed on mirror ${r.mirror} (${r.where}) after ${r.attempts} attempts: ${r.error}\n`);
+      if (failed.length) process.exitCode = 1;
     });
 };

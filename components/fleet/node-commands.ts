@@ -61,15 +61,16 @@ export interface RebootOutcome {
 
 /**
  * The healthcheck: when the patch step scheduled a reboot, its pre-reboot boot id goes along so
- * health proves the machine really restarted; without a reboot there is nothing to compare. No
- * verify prelude here: the patch step verified the agent just before, in the same chain, and
- * the prelude (~1 KB) would be stored twice more per machine in every checkpoint.
+ * health proves the machine really restarted; without a reboot there is nothing to compare.
+ * With `agentSha256` the agent is verified (and reinstalled from its copy) before it runs, as
+ * before every use (issue 7 §3).
  */
-export function nodeHealthCommand(a: { role: string; user: string; reboot: RebootOutcome | undefined }): string {
+export function nodeHealthCommand(a: { role: string; user: string; reboot: RebootOutcome | undefined; agentSha256?: string }): string {
   return healthCommand({
     role: a.role,
     sudo: needsSudo(a.user),
     bootIdBefore: a.reboot?.rebooting ? a.reboot.bootId : undefined,
+    ...(a.agentSha256 ? { agent: { sha256: a.agentSha256, copyPath: agentCopyPath(a.agentSha256) } } : {}),
   });
 }
 

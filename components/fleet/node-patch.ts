@@ -250,14 +250,14 @@ export class NodePatch extends pulumi.ComponentResource {
           timeoutMs: healthMinutes * 60_000,
           initialDelayMs: delay,
           // A reboot lost on the machine: the agent's health re-queues it (exit 12) when asked.
-          nudge: { command: nodeHealthCommand({ role: m.role, user, reboot }), afterMs: delay + REBOOT_NUDGE_AFTER_MS },
+          nudge: { command: nodeHealthCommand({ role: m.role, user, reboot, agentSha256: sha }), afterMs: delay + REBOOT_NUDGE_AFTER_MS },
         });
         if (!r.rebooted) {
           // The healthcheck still runs and says why (the agent reschedules a lost reboot).
           void pulumi.log.warn(`${m.name}: no new boot within ${healthMinutes} min after ${r.probes} probe(s): ${r.lastError ?? "?"}`, this);
         }
       }
-      return nodeHealthCommand({ role: m.role, user, reboot });
+      return nodeHealthCommand({ role: m.role, user, reboot, agentSha256: sha });
     });
 
     this.health = new remote.Command(

@@ -46,6 +46,8 @@ func decodeCopy(typ string, props resource.PropertyMap) (copyInputs, failures) {
 	// Upstream's Check, with its properties and reasons.
 	src, ok := present(props, "source")
 	switch {
+	case ok && src.ContainsUnknowns():
+		// Checked once known (upstream's properties "asset"/"archive" are not the unknown "source").
 	case !ok:
 		f.add("asset", "either asset or archive must be set")
 	case src.IsAsset() && src.AssetValue().IsText():
@@ -83,8 +85,8 @@ func copyToRemote(client *ssh.Client, in copyInputs, programDir string) error {
 	}
 	src := in.LocalPath
 	if !filepath.IsAbs(src) && programDir != "" {
-		// Keep a trailing "/": it means "the directory's contents".
-		src = filepath.Join(programDir, src) + map[bool]string{true: "/"}[strings.HasSuffix(src, "/")]
+		// Not filepath.Join: it would drop a trailing "/", which means "the directory's contents".
+		src = strings.TrimSuffix(programDir, "/") + "/" + src
 	}
 	return sftpCopy(sc, src, in.RemotePath)
 }

@@ -104,6 +104,9 @@ func TestDecodeCopySources(t *testing.T) {
 	if in, err := decode(resource.NewAssetProperty(&resource.Asset{Sig: resource.AssetSig, Text: "hi"})); err != nil || in.Text == nil || *in.Text != "hi" {
 		t.Fatalf("StringAsset: %+v %v", in, err)
 	}
+	if _, err := decode(resource.MakeComputed(resource.NewStringProperty(""))); err != nil {
+		t.Fatalf("an unknown source (preview) must pass: %v", err)
+	}
 	if _, err := decode(resource.NewAssetProperty(&resource.Asset{Sig: resource.AssetSig, URI: "https://x"})); err == nil ||
 		err.Error() != "invalid inputs: asset: asset must be a path-based file asset or a text asset" {
 		t.Fatalf("RemoteAsset: %v", err)

@@ -129,6 +129,19 @@ export const StackConfigSchema = z
     halted: z.array(z.string().regex(HALTED, { message: "must be <machine>@<build>" })).default([]),
     /** Who approved what and when (`smith approve`): `<wave>@<build> by <user> at <ISO time>`. Defaults to none. */
     approvedBy: z.array(z.string().min(1)).default([]),
+    // Scale (docs/scale.md): lockstep waves across shard stacks, and which shard this stack is.
+    /**
+     * Run the waves up to and including this one (`main`, or a phase `haproxy01/phase-2`); later
+     * waves are held with reason "untilWave". Defaults to none (every wave). The lockstep runner
+     * raises it wave by wave across shard stacks.
+     */
+    untilWave: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*(\/phase-[1-9][0-9]*)?$/, { message: "must be a wave name like main or haproxy01/phase-2" }).optional(),
+    /** This stack's shard (`all`, `eu-west`, `eu-west-2`: `smith shard list`). Defaults to none: the whole inventory. */
+    shard: z.string().regex(SAFE_TOKEN, { message: "must be a shard name like eu-west-2" }).optional(),
+    /** Machines per shard stack: a fleet (or region/cell) larger than this is split. Defaults to 1000. */
+    shardSize: z.string().regex(POSITIVE_INT, { message: "must be a positive whole number of machines" }).optional().transform((v) => (v === undefined ? 1000 : Number(v))),
+    /** What shards follow: region, or the machines' `cell` label. Defaults to region. */
+    shardBy: z.enum(["region", "cell"], { message: "must be region or cell" }).default("region"),
   })
   .strict();
 

@@ -145,7 +145,8 @@ export function syntheticHostKey(name: string): string {
   return `ssh-ed25519 ${Buffer.concat([prefix, key]).toString("base64")}`;
 }
 
-function mulberry32(seed: number): () => number {
+/** A small seeded PRNG: the same seed gives the same sequence (tests use it for kill points too; the sim for faults and jitter). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

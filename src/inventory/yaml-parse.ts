@@ -1,3 +1,4 @@
+import { CORE_SCHEMA, load as fastLoad } from "js-yaml";
 import { LineCounter, parseDocument, isNode } from "yaml";
 import type { z } from "zod";
 import { Problem, problemsError } from "../errors";
@@ -8,6 +9,8 @@ import { Problem, problemsError } from "../errors";
  * offending value. Shared by inventory and wave files so both report errors the same way.
  */
 export function parseYamlWithSchema<S extends z.ZodTypeAny>(text: string, source: string, schema: S): z.infer<S> {
+  const fast = fastPath(text, schema);
+  if (fast.ok) return fast.value;
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
@@ -57,6 +60,28 @@ export function parseYamlWithSchema<S extends z.ZodTypeAny>(text: string, source
   }
   throw problemsError(problems);
 }
+
+/**
+ * The fast path for files that are fine, which is nearly all of them: js-yaml (core schema, the
+ * same YAML 1.2 types as `yaml`'s default, duplicate keys refused) parses a 10,000-machine
+ * inventory ~10× faster than `yaml`'s Document API. Any problem (a YAML error, a schema error)
+ * falls back to the Document path, which knows lines and reports exactly as before. Files with
+ * anchors always take the Document path: its alias cap is the "billion laughs" guard.
+ */
+function fastPath<S extends z.ZodTypeAny>(text: string, schema: S): { ok: true; value: z.infer<S> } | { ok: false } {
+  if (ANCHOR.test(text)) return { ok: false };
+  let data: unknown;
+  try {
+    data = fastLoad(text, { schema: CORE_SCHEMA });
+  } catch {
+    return { ok: false };
+  }
+  const result = schema.safeParse(data);
+  return result.success ? { ok: true, value: result.data } : { ok: false };
+}
+
+/** An anchor (`&name`) where YAML allows one: after start of line, space, `-`, `:`, `,`, `[` or `{`. */
+const ANCHOR = /(^|[\s\-:,[{])&[^\s,[\]{}]/m;
 
 function at(source: string, line: number | undefined, field: string, reason: string): Problem {
   return { source: line ? `${source}:${line}` : source, field, reason };

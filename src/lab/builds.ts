@@ -1,9 +1,9 @@
 /**
  * The lab's builds, made the way production makes them: a synthetic upstream (the demo packages,
  * published by aptly as a signed apt repository and served by the lab's HTTP server) moves
- * through three states; after each, `smith build` snapshots it as build N and `smith sync` puts
- * it on the lab's two mirror directories. `.smith/lab/builds.yaml` is a config `smith build`,
- * `sync`, `verify` and `retention` accept as is.
+ * through three states; after each, `smith build` snapshots it as build N, `smith sync` puts
+ * it on the lab's two mirror directories and `smith verify` checks them. `.smith/lab/builds.yaml`
+ * is a config `smith build`, `sync`, `verify` and `retention` accept as is.
  */
 import { createHash } from "crypto";
 import * as fs from "fs";
@@ -14,6 +14,7 @@ import { runBuild, stopGpgAgent } from "../packages/build";
 import { loadBuildsConfig } from "../packages/config";
 import { buildPrefix, RELEASE_FILES } from "../packages/layout";
 import { syncBuild } from "../packages/sync";
+import { verifyBuild } from "../packages/verify";
 import type { LabPaths } from "./paths";
 
 /** Builds 1, 2, 3 = demo packages 1.0, 1.1, 1.2 (scripts/lab/pkgs.sh). */
@@ -132,12 +133,15 @@ export async function makeLabBuilds(p: LabPaths, port: number, fingerprint: stri
       const synced = await syncBuild(config, k, { log: (l) => log(`sync: ${l}`) });
       const bad = synced.find((r) => !r.ok);
       if (bad) throw new Error(`lab: sync of build ${k} to ${bad.mirror} failed: ${bad.error}`);
+      // smith verify: every mirror's Release, indexes and InRelease signature against the source.
+      const wrong = (await verifyBuild(config, k)).flatMap((r) => r.bad);
+      if (wrong.length) throw new Error(`lab: verify of build ${k} failed: ${wrong.map((b) => `${b.mirror}: ${b.file}: ${b.problem}`).join("; ")}`);
       seconds.sync += (Date.now() - t) / 1000;
     }
   } finally {
     await stopGpgAgent(f.gnupg);
   }
   fs.writeFileSync(stampFile, `${stamp}\n`);
-  log(`builds ${LAB_BUILDS.join(", ")}: smith build ${seconds.build.toFixed(1)} s, smith sync ${seconds.sync.toFixed(1)} s (${LAB_MIRRORS.join(", ")})`);
+  log(`builds ${LAB_BUILDS.join(", ")}: smith build ${seconds.build.toFixed(1)} s, smith sync + verify ${seconds.sync.toFixed(1)} s (${LAB_MIRRORS.join(", ")})`);
   return { rebuilt: true, seconds };
 }

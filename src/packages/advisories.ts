@@ -12,6 +12,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { UserError } from "../errors";
 import type { AdvisoryFeedConfig } from "./config";
+import { issueLine } from "./issue";
 import { Severity, SEVERITIES } from "./manifest";
 
 export interface AdvisoryFix {
@@ -57,13 +58,7 @@ export function parseSmithFeed(text: string, source: string): FeedAdvisory[] {
     throw new UserError(`${source}: not YAML/JSON (${(e as Error).message.split("\n")[0]})`);
   }
   const r = SmithFeed.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    let v: unknown = raw;
-    for (const k of i.path) v = (v as Record<PropertyKey, unknown> | undefined)?.[k as PropertyKey];
-    const field = i.path.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join("").replace(/^\./, "");
-    throw new UserError(`${source}: ${field}: ${i.message} (got ${JSON.stringify(v)})`);
-  }
+  if (!r.success) throw new UserError(issueLine(source, r.error.issues[0]!, raw));
   return r.data.advisories.map((a) => ({
     id: a.id,
     severity: a.severity,

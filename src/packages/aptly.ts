@@ -85,6 +85,13 @@ export function lockHolder(file: string): { pid: number; cmd: string } | null {
   return null;
 }
 
+export interface RunOptions {
+  /** Accept a non-zero exit (e.g. "not found" on a drop that is already done). */
+  ok?: (r: AptlyResult & { code: number }) => boolean;
+  /** Sees aptly's output as it comes (progress of long downloads). */
+  onOutput?: (chunk: string) => void;
+}
+
 /**
  * One aptly database. `run` is for use inside `exclusive` (smith's lock held); `exclusive`
  * serialises whole operations (a build allocates its number and publishes under one lock).
@@ -154,11 +161,11 @@ export class Aptly {
   }
 
   /** One aptly command (takes smith's lock when not already held). Fails with aptly's ERROR line. */
-  run(args: string[], opts: { ok?: (r: AptlyResult & { code: number }) => boolean } = {}): Promise<AptlyResult> {
-    return this.exclusive(`aptly ${args[0] ?? ""}`, () => this.spawn(args, opts.ok));
+  run(args: string[], opts: RunOptions = {}): Promise<AptlyResult> {
+    return this.exclusive(`aptly ${args[0] ?? ""}`, () => this.spawn(args, opts));
   }
 
-  private spawn(args: string[], ok?: (r: AptlyResult & { code: number }) => boolean): Promise<AptlyResult> {
+  private spawn(args: string[], { ok, onOutput }: RunOptions): Promise<AptlyResult> {
     const env = { ...process.env };
     if (this.opts.gnupgHome) env.GNUPGHOME = this.opts.gnupgHome;
     const dbLock = path.join(this.opts.rootDir, "db", "LOCK");
@@ -170,6 +177,7 @@ export class Aptly {
       let told = false;
       const watch = (d: Buffer) => {
         const s = d.toString();
+        onOutput?.(s);
         if (!told && /Unable to open database/.test(s)) {
           told = true;
           const h = lockHolder(dbLock);

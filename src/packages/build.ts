@@ -72,6 +72,16 @@ export function stopGpgAgent(gnupgHome: string | undefined): Promise<void> {
   return new Promise((resolve) => execFile("gpgconf", ["--kill", "gpg-agent"], { env: { ...process.env, GNUPGHOME: gnupgHome } }, () => resolve()));
 }
 
+/** The signing key must be there before anything runs (aptly would only find out at publish time). */
+export function checkSigningKey(c: BuildsConfig): Promise<void> {
+  const env = { ...process.env, ...(c.signing.gnupgHome ? { GNUPGHOME: c.signing.gnupgHome } : {}) };
+  return new Promise((resolve, reject) =>
+    execFile("gpg", ["--batch", "--with-colons", "--list-secret-keys", c.signing.key], { env }, (err) =>
+      err ? reject(new UserError(`${c.file}: signing.key: no secret key ${JSON.stringify(c.signing.key)} in ${c.signing.gnupgHome ?? "gpg's default home"}`)) : resolve(),
+    ),
+  );
+}
+
 export async function runBuild(c: BuildsConfig, opts: BuildOptions = {}): Promise<BuildResult> {
   const log = opts.log ?? (() => {});
   const aptly = new Aptly(aptlyOptionsFor(c, log));
@@ -87,6 +97,7 @@ export async function runBuild(c: BuildsConfig, opts: BuildOptions = {}): Promis
     return r;
   };
   try {
+    await checkSigningKey(c);
     return await aptly.exclusive("build", async () => {
       const snaps = await snapshots(aptly);
       const existing = new Set(publishedBuilds(c.publishDir));
@@ -110,7 +121,14 @@ export async function runBuild(c: BuildsConfig, opts: BuildOptions = {}): Promis
           const seen = await timed(
             `mirror update ${u.name}`,
             async () => {
-              await aptly.run(["mirror", "update", ...keyrings, mirrorName(u)]);
+              // A pocket's first update downloads thousands of packages: say how far it is every 10 s.
+              let downloaded = 0;
+              const tick = setInterval(() => log(`mirror update ${u.name}: ${downloaded} files downloaded so far`), 10_000);
+              try {
+                await aptly.run(["mirror", "update", ...keyrings, mirrorName(u)], { onOutput: (s) => (downloaded += s.split("Success downloading").length - 1) });
+              } finally {
+                clearInterval(tick);
+              }
               const list = parseAptlyPackageList((await aptly.run(["mirror", "show", "-with-packages", mirrorName(u)])).stdout);
               return { list, fresh: ledger.record(list, iso(now)) };
             },

@@ -7,6 +7,7 @@ import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { Problem, problemsError, UserError } from "../errors";
+import { issueField, issueReason } from "./issue";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const name = z.string().regex(NAME, { message: "must be a name (letters, digits, '.', '_', '-')" });
@@ -120,27 +121,12 @@ export type MirrorConfig = DirectoryMirrorConfig | S3MirrorConfig;
 /** The validated config, paths absolute, plus where it came from (for messages). */
 export type BuildsConfig = BuildsConfigRaw & { file: string };
 
-function fieldOf(p: PropertyKey[]): string {
-  return p.map((x) => (typeof x === "number" ? `[${x}]` : `.${String(x)}`)).join("").replace(/^\./, "");
-}
-
-function valueAt(raw: unknown, p: PropertyKey[]): unknown {
-  let v = raw;
-  for (const k of p) v = (v as Record<PropertyKey, unknown> | undefined)?.[k];
-  return v;
-}
-
 /** Validates a parsed config; `file` names it in errors and anchors relative paths. */
 export function parseBuildsConfig(raw: unknown, file: string): BuildsConfig {
   const r = BuildsConfigSchema.safeParse(raw);
   const problems: Problem[] = [];
   if (!r.success) {
-    for (const issue of r.error.issues) {
-      const v = valueAt(raw, issue.path as PropertyKey[]);
-      const got = v === undefined ? "missing" : `got ${JSON.stringify(v)}`;
-      const reason = issue.code === "unrecognized_keys" ? `unknown field(s) ${issue.keys.join(", ")}` : `${issue.message} (${got})`;
-      problems.push({ source: file, field: fieldOf(issue.path as PropertyKey[]), reason });
-    }
+    for (const issue of r.error.issues) problems.push({ source: file, field: issueField(issue.path as PropertyKey[]), reason: issueReason(issue, raw) });
     throw problemsError(problems);
   }
   const c = r.data;

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { UserError } from "../errors";
+import { issueLine } from "./issue";
 
 export const MANIFEST_SCHEMA = "smith.build-manifest/v1";
 
@@ -92,13 +93,7 @@ export function parseManifest(text: string, source: string): BuildManifest {
     throw new ManifestError(`${source}: not JSON (${(e as Error).message})`);
   }
   const r = BuildManifest.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    const field = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "");
-    let value: unknown = raw;
-    for (const p of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[p as PropertyKey];
-    throw new ManifestError(`${source}: ${field || "(root)"}: ${issue.message} (got ${JSON.stringify(value)})`);
-  }
+  if (!r.success) throw new ManifestError(issueLine(source, r.error.issues[0]!, raw));
   return r.data;
 }
 

@@ -3,7 +3,8 @@ import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { UserError } from "../errors";
-import { findPulumi, pulumiEnv } from "../pulumi/env";
+import { pidAlive } from "../lab/host";
+import { findPulumi, isLabStack, pulumiEnv } from "../pulumi/env";
 import type { ConfigValue, PreviewResult, StackDriver, StateResource, UpOptions, UpResult } from "./driver";
 import { stripAnsi, translateEngineEvent } from "./events";
 
@@ -17,14 +18,14 @@ const PREFIX = "smith:";
 export async function automationDriver(repoRoot: string, stack: string, env: NodeJS.ProcessEnv = process.env): Promise<StackDriver> {
   const bin = findPulumi(repoRoot);
   if (!bin) throw new UserError("pulumi CLI not installed in .smith/tools: run scripts/install-pulumi.sh");
-  const envVars = pulumiEnv(repoRoot, env) as Record<string, string>;
+  const envVars = pulumiEnv(repoRoot, env, stack) as Record<string, string>;
   const backend = envVars.PULUMI_BACKEND_URL ?? "";
   if (backend.startsWith("file://")) fs.mkdirSync(backend.slice("file://".length).replace(/\?.*$/, ""), { recursive: true });
   const pulumiCommand = await PulumiCommand.get({ root: path.dirname(path.dirname(bin)), skipVersionCheck: true });
   const ws = await LocalWorkspace.create({ workDir: repoRoot, envVars, pulumiCommand });
   const exists = (await ws.listStacks()).some((s) => s.name === stack);
-  // Lab stacks (contract 3: `lab` or `lab-*`) are made on first use; real ones never are.
-  const lab = /^lab(-|$)/.test(stack);
+  // Lab stacks (contract 3) are made on first use; real ones never are.
+  const lab = isLabStack(stack);
   if (!exists && !(lab && fs.existsSync(path.join(repoRoot, `Pulumi.${stack}.yaml`)))) {
     throw new UserError(`stack ${stack}: no such stack in ${envVars.PULUMI_BACKEND_URL} (pulumi stack init ${stack}, or smith lab up --with-prod for the lab's)`);
   }
@@ -155,13 +156,4 @@ function readLocks(dir: string): { file: string; pid: number | null; hostname: s
         return { file, pid: null, hostname: null };
       }
     });
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

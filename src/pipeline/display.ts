@@ -47,7 +47,7 @@ export class LiveView {
 
   render(width = 120): string {
     const secs = Math.round((Date.now() - this.started) / 1000);
-    const out = [`${this.title} (${Math.floor(secs / 60)}m${String(secs % 60).padStart(2, "0")}s)`];
+    const out = [cut(`${this.title} (${Math.floor(secs / 60)}m${String(secs % 60).padStart(2, "0")}s)`, width)];
     for (const [name, s] of this.stages) {
       out.push(cut(` ${MARK[s.state] ?? "·"} ${name.padEnd(12)} ${s.kind.padEnd(8)} ${s.detail ?? ""}`, width));
       if (name !== this.current || s.state !== "start") continue;

@@ -1,4 +1,6 @@
 import { decodeList } from "../config/stack-config";
+import { labelFor } from "../packages/layout";
+import { releaseIsBuild, releaseUrl } from "./latest";
 import { asRollout } from "./outputs";
 import { iso, RolloutContext, StageOutcome } from "./rollout-context";
 import type { Stage } from "./schema";
@@ -19,15 +21,11 @@ export async function verifyStage(stage: Stage, ctx: RolloutContext): Promise<St
     const base = info.config.repoUrl.replace(/\/+$/, "");
     if (seen.has(base)) continue;
     seen.add(base);
-    const url = `${base}/builds/${ctx.build}/dists/smith/Release`;
+    const url = releaseUrl(base, ctx.build);
     try {
       const r = await ctx.fetchText(url);
-      const label = /^Label:\s*(.+?)\s*$/m.exec(r.text)?.[1];
       if (r.status !== 200) problems.push(`${url}: HTTP ${r.status}`);
-      else if (label === `builds/${ctx.build} smith`) {
-        // aptly's default label: a mirror published before contract 1's -label flag. Same build, said less precisely.
-        ctx.progress({ ts: iso(ctx.now()), type: "info", message: `${url}: Label "${label}" (aptly default; contract 1 wants smith-build-${ctx.build})` });
-      } else if (label !== `smith-build-${ctx.build}`) problems.push(`${url}: Label is ${label ?? "missing"}, not smith-build-${ctx.build}`);
+      else if (!releaseIsBuild(r.text, ctx.build)) problems.push(`${url}: Label is ${/^Label:\s*(.+?)\s*$/m.exec(r.text)?.[1] ?? "missing"}, not ${labelFor(ctx.build)}`);
     } catch (err) {
       problems.push(`${url}: ${(err as Error).message}`);
     }

@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import type { StageRecord } from "../change/record";
 import type { Incident } from "../escalation/incident";
 
 /**
@@ -30,6 +31,8 @@ export interface JournalData {
   incidents: Record<string, IncidentRecord>;
   /** First time the engine started each `<stack>/<machine>` patch in this rollout (tells a resumed no-op from "was already there"). */
   patchStarts?: Record<string, string>;
+  /** Each stage's last outcome (a stage done in an earlier run keeps its times). */
+  stages?: Record<string, StageRecord>;
   /** The change request a change sink opened for this rollout. */
   change?: { sink: string; ref: string };
 }

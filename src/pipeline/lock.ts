@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { UserError } from "../errors";
+import { pidAlive } from "../lab/host";
 
 /**
  * One `smith rollout` per pipeline and build at a time on this host: two would share the
@@ -17,19 +18,10 @@ export function acquireRolloutLock(dir: string, build: string): { release(): voi
       return { release: () => fs.rmSync(file, { force: true }), tookOverFrom };
     } catch {
       const pid = Number(fs.readFileSync(file, "utf8").trim());
-      if (pid && pid !== process.pid && alive(pid)) throw new UserError(`${file}: smith rollout pid ${pid} is already rolling out build ${build} of this pipeline`);
+      if (pid && pid !== process.pid && pidAlive(pid)) throw new UserError(`${file}: smith rollout pid ${pid} is already rolling out build ${build} of this pipeline`);
       tookOverFrom = pid || null;
       fs.rmSync(file, { force: true });
     }
   }
   throw new UserError(`${file}: could not take the rollout lock`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

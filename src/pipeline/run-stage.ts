@@ -26,7 +26,9 @@ export async function runStage(stage: Stage, ctx: RolloutContext): Promise<Stage
     return { state: "done", detail: `already at build ${ctx.build}: ${infos.map((i) => i.stack).join(", ")} (nothing to run)` };
   }
 
-  const steps = ctx.untilWaveSupported ? lockstepWaves(ranges) : [undefined];
+  // Shards (several stacks) go wave by wave in lockstep; a single stack runs to the stage's end in
+  // one update. Either way smith:untilWave bounds the update at the stage's last wave.
+  const steps = !ctx.untilWaveSupported ? [undefined] : infos.length > 1 ? lockstepWaves(ranges) : [lastFileWave(ranges.get(infos[0]!.stack)!)].filter((w): w is string => w !== undefined);
   for (const step of steps) {
     if (step !== undefined) for (const i of infos) await i.driver.setConfig("untilWave", step);
     const results = await Promise.all(infos.map((i) => upWithRetries(stage.name, i, ranges.get(i.stack)!, ctx)));

@@ -129,8 +129,7 @@ async function rollout(p: PipelineFile, o: RolloutOptions, deps: RolloutDeps, na
   if (o.retryHalted) await clearHalts(ctx, [...infos.values()]);
   await escalator.flush(); // anything a killed run recorded but did not send
 
-  const stages = (journal.data as { stages?: Record<string, StageRecord> }).stages ?? {};
-  (journal.data as { stages?: Record<string, StageRecord> }).stages = stages;
+  const stages = (journal.data.stages ??= {});
   let result: ChangeRecord["result"] = "completed";
   let message = `build ${o.build}: every stage of ${p.source} done`;
   const record = () => buildRecord(p, o.build, journal, stages, result, infos, deps.drivers, now);

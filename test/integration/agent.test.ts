@@ -6,6 +6,7 @@ import path from "node:path";
 import { AGENT_EXIT, AGENT_REMOTE_PATH, healthCommand, patchCommand, rebootCommand, statusCommand } from "../../src/agent/command";
 import { healthOutcome, parseAgentError, parseHealthReport, parsePatchReport, parseRebootReport, parseStatusReport } from "../../src/agent/report";
 import { collectStatus } from "../../src/agent/ssh-runner";
+import { LAB_MIRRORS } from "../../src/lab/builds";
 import { readState } from "../../src/lab/lab";
 import { ensureLab, labExec, labFault, labPaths, labSkipReason, type LabInfo, type LabMachineInfo } from "../support/lab";
 
@@ -411,7 +412,8 @@ describe("smith-agent on the lab", function () {
   });
 
   it("refuses an older build re-signed and served as N: its Release label names another build (exit 7)", async () => {
-    const www = path.join(path.dirname(labPaths().statePath), "www", "builds");
+    // The mirror lab machines use (repoUrl = http://127.0.0.1:<port>/mirror-a, src/lab/builds.ts).
+    const www = path.join(path.dirname(labPaths().statePath), "www", LAB_MIRRORS[0]!, "builds");
     rmSync(path.join(www, "7"), { recursive: true, force: true });
     cpSync(path.join(www, "1"), path.join(www, "7"), { recursive: true });
     try {

@@ -5,6 +5,7 @@
  */
 import { expect } from "chai";
 import { execFileSync, spawn, spawnSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -17,6 +18,7 @@ import { BuildsConfig, loadBuildsConfig } from "../../src/packages/config";
 import { parseRelease } from "../../src/packages/deb822";
 import { buildsInOutputs, pulumiStackReader, runRetention } from "../../src/packages/retention";
 import { syncBuild } from "../../src/packages/sync";
+import { targetFor } from "../../src/packages/targets";
 import { verifyBuild } from "../../src/packages/verify";
 import { buildsSkipReason, httpServer, makeDeb, makeSigningKey, motoServer, s3Server, Server } from "../support/builds";
 import { ensureLab, labExec, labSkipReason } from "../support/lab";
@@ -164,6 +166,10 @@ describe("builds: smith build, sync, verify, retention (integration)", function 
     expect(r.code).to.equal(2);
     expect(r.stderr.trim()).to.match(new RegExp(`^smith: ${bad.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: mirrors\\[1\\]\\.type: .*\\(got "ftp"\\)$`));
     expect(fs.existsSync(path.join(cfg.publishDir, "builds", "3"))).to.equal(false);
+    fs.writeFileSync(bad, fs.readFileSync(cfgFile, "utf8").replace(fpr, "DEADBEEFDEADBEEF"));
+    const k = smith(["build", "--config", bad]);
+    expect([k.code, k.stderr.trim()]).to.deep.equal([2, `smith: ${bad}: signing.key: no secret key "DEADBEEFDEADBEEF" in ${path.join(dir, "gnupg")}`]);
+    expect(fs.existsSync(path.join(cfg.publishDir, "builds", "3"))).to.equal(false);
   });
 
   it("syncs build 2 to every mirror (two directories and S3) and verify passes", async () => {
@@ -184,51 +190,56 @@ describe("builds: smith build, sync, verify, retention (integration)", function 
     const good = fs.readFileSync(file);
     fs.writeFileSync(file, Buffer.concat([good, Buffer.from("x")]));
     try {
-      const v = smith(["verify", "--config", cfgFile, "--build", "2"]);
-      expect(v.code).to.equal(1);
-      const bad = v.stderr.split("\n").filter((l) => l.startsWith("smith: verify: mirror "));
-      expect(bad).to.have.length(1);
-      expect(bad[0]).to.match(/^smith: verify: mirror b: builds\/2\/dists\/smith\/main\/binary-amd64\/Packages\.gz: sha256 /);
-      expect(v.stderr).to.include("build 2 is bad on b\n");
-      // The other mirrors are untouched.
-      const results = await verifyBuild(cfg, 2, { only: ["a"] });
-      expect(results[0]!.bad).to.deep.equal([]);
+        const v = smith(["verify", "--config", cfgFile, "--build", "2"]);
+        expect(v.code).to.equal(1);
+        const bad = v.stderr.split("\n").filter((l) => l.startsWith("smith: verify: mirror "));
+        expect(bad).to.have.length(1);
+        expect(bad[0]).to.match(/^smith: verify: mirror b: builds\/2\/dists\/smith\/main\/binary-amd64\/Packages\.gz: sha256 /);
+        expect(v.stderr).to.include("build 2 is bad on b\n");
+        // The other mirrors are untouched.
+        const results = await verifyBuild(cfg, 2, { only: ["a"] });
+        expect(results[0]!.bad).to.deep.equal([]);
     } finally {
       fs.writeFileSync(file, good);
     }
     expect((await verifyBuild(cfg, 2)).flatMap((r) => r.bad)).to.deep.equal([]);
   });
 
-  it("a sync killed half-way never leaves a Release that mismatches its indexes; the next sync completes it", async () => {
-    const mirror = path.join(dir, "www", "c", "builds", "1");
-    const child = spawn(process.execPath, [SMITH, "sync", "--config", cfgFile, "--build", "1", "--mirror", "c"], {
-      env: { ...process.env, SMITH_SYNC_TEST_DELAY_MS: "400" },
-      stdio: "ignore",
+  for (const name of ["c", "s3"]) {
+    it(`a sync killed half-way never leaves a Release that mismatches its indexes; the next sync completes it (mirror ${name})`, async function () {
+      const m = cfg.mirrors.find((x) => x.name === name);
+      if (!m) return this.skip(); // no moto_server: said in before()
+      const t = targetFor(m);
+      const child = spawn(process.execPath, [SMITH, "sync", "--config", cfgFile, "--build", "1", "--mirror", name], {
+        env: { ...process.env, SMITH_SYNC_TEST_DELAY_MS: "400" },
+        stdio: "ignore",
+      });
+      const count = async () => (await t.list("builds/1/")).length;
+      const deadline = Date.now() + 120_000;
+      while ((await count()) < 6 && Date.now() < deadline) await sleep(50);
+      child.kill("SIGKILL");
+      await new Promise((r) => child.once("exit", r));
+      expect(await count()).to.be.within(6, 12);
+      // What a client would fetch: no Release at all, or one whose every index matches.
+      const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+      const consistent = async () => {
+        const rel = await t.read("builds/1/dists/smith/Release");
+        if (!rel) return "no Release";
+        for (const e of parseRelease(rel.toString("utf8")).sha256) {
+          if (!fs.existsSync(path.join(cfg.publishDir, "builds", "1", "dists", "smith", e.path))) continue;
+          const f = await t.read(`builds/1/dists/smith/${e.path}`);
+          if (!f || sha(f) !== e.sha256) return `mismatch ${e.path}`;
+        }
+        return "consistent";
+      };
+      expect(await consistent()).to.equal("no Release");
+      expect(await t.read("builds/1/dists/smith/InRelease")).to.equal(null);
+      const r = smith(["sync", "--config", cfgFile, "--build", "1", "--mirror", name]);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(await consistent()).to.equal("consistent");
+      expect((await verifyBuild(cfg, 1, { only: [name], pool: true }))[0]!.bad).to.deep.equal([]);
     });
-    const count = () => (fs.existsSync(mirror) ? execFileSync("find", [mirror, "-type", "f"]).toString().split("\n").filter(Boolean).length : 0);
-    const deadline = Date.now() + 120_000;
-    while (count() < 6 && Date.now() < deadline) await sleep(50);
-    child.kill("SIGKILL");
-    await new Promise((r) => child.once("exit", r));
-    expect(count()).to.be.within(6, 12);
-    // What a client would fetch: no Release at all, or one whose every index matches.
-    const consistent = () => {
-      const rel = path.join(mirror, "dists", "smith", "Release");
-      if (!fs.existsSync(rel)) return "no Release";
-      for (const e of parseRelease(fs.readFileSync(rel, "utf8")).sha256) {
-        const f = path.join(mirror, "dists", "smith", e.path);
-        if (!fs.existsSync(path.join(cfg.publishDir, "builds", "1", "dists", "smith", e.path))) continue;
-        if (!fs.existsSync(f) || execFileSync("sha256sum", [f]).toString().split(" ")[0] !== e.sha256) return `mismatch ${e.path}`;
-      }
-      return "consistent";
-    };
-    expect(consistent()).to.equal("no Release");
-    expect(fs.existsSync(path.join(mirror, "dists", "smith", "InRelease"))).to.equal(false);
-    const r = smith(["sync", "--config", cfgFile, "--build", "1", "--mirror", "c"]);
-    expect(r.code, r.stderr).to.equal(0);
-    expect(consistent()).to.equal("consistent");
-    expect((await verifyBuild(cfg, 1, { only: ["c"], pool: true }))[0]!.bad).to.deep.equal([]);
-  });
+  }
 
   it("fails a mirror clearly by name after its retries, and the others still sync", async () => {
     const blocker = path.join(dir, "www", "blocked");
@@ -291,7 +302,11 @@ describe("builds: smith build, sync, verify, retention (integration)", function 
       const snaps = (await new Aptly({ rootDir: cfg.aptly.rootDir, architectures: ["amd64"], endpoints: {} }).run(["snapshot", "list", "-raw"])).stdout;
       expect(snaps.split("\n").filter((s) => /^build-\d+$/.test(s))).to.deep.equal(["build-2", "build-4"]);
       expect((await verifyBuild(cfg, 2, { pool: true })).flatMap((r) => r.bad)).to.deep.equal([]);
-      if (s3) expect((await verifyBuild(cfg, 1, { only: ["s3"] }).catch((e: Error) => e.message))).to.match(/build 1 is not published/);
+      if (s3) {
+        const bucket = targetFor(cfg.mirrors.find((m) => m.name === "s3")!);
+        expect(await bucket.list("builds/1/")).to.deep.equal([]);
+        expect(await bucket.list("builds/2/dists/smith/")).to.include("builds/2/dists/smith/InRelease");
+      }
     } finally {
       await pulumiOk(["stack", "rm", "--yes", "--force", "-s", "lab-retention"], { cwd: project.dir, env: project.env }).catch(() => undefined);
       project.remove();
@@ -318,7 +333,12 @@ describe("builds: smith build, sync, verify, retention (integration)", function 
       const m = lab.machines[lab.machines.length - 1]!.name;
       const mirrorB = lab.repoUrl.replace(/mirror-a$/, "mirror-b");
       const list = `deb [signed-by=/usr/share/keyrings/smith-lab.gpg] ${mirrorB}/builds/2 smith main`;
-      let r = await labExec(m, `grep -r trusted=yes /etc/apt/sources.list.d/ || true; echo '${list}' >/etc/apt/sources.list.d/smith.list && apt-get update 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::=--force-confold dist-upgrade >/dev/null 2>&1; dpkg-query -W -f='\${Version}\\n' smith-demo-kernel`);
+      // The machine's own source is put back afterwards: later tests (and the agent's keyring
+      // lookup, which matches the lab's repoUrl) rely on it.
+      let r = await labExec(m, "cp /etc/apt/sources.list.d/smith.list /root/smith.list.saved");
+      expect(r.code, r.stderr).to.equal(0);
+      try {
+      r = await labExec(m, `grep -r trusted=yes /etc/apt/sources.list.d/ || true; echo '${list}' >/etc/apt/sources.list.d/smith.list && apt-get update 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::=--force-confold dist-upgrade >/dev/null 2>&1; dpkg-query -W -f='\${Version}\\n' smith-demo-kernel`);
       expect(r.code, r.stdout + r.stderr).to.equal(0);
       expect(r.stdout).not.to.include("trusted=yes");
       expect(r.stdout).to.include(`${mirrorB}/builds/2 smith InRelease`);
@@ -326,6 +346,9 @@ describe("builds: smith build, sync, verify, retention (integration)", function 
       // This test's build 2 is signed by another key: apt must refuse it.
       r = await labExec(m, `echo 'deb [signed-by=/usr/share/keyrings/smith-lab.gpg] ${www.url}/a/builds/2 smith main' >/etc/apt/sources.list.d/smith.list && apt-get update 2>&1; echo '${list}' >/etc/apt/sources.list.d/smith.list`);
       expect(r.stdout).to.match(/NO_PUBKEY|not signed|signatures couldn't be verified/);
+      } finally {
+        await labExec(m, "mv /root/smith.list.saved /etc/apt/sources.list.d/smith.list");
+      }
     });
   });
 });

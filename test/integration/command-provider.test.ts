@@ -83,6 +83,8 @@ const local = config.require("local");
 const copies: [string, pulumi.asset.Asset | pulumi.asset.Archive, string][] = [
   ["archive-dir", new pulumi.asset.FileArchive(local + "/tree"), remote + "/archive-dir"],
   ["archive-file", new pulumi.asset.FileArchive(local + "/bundle.tgz"), remote + "/archive-file.tgz"],
+  // A trailing "/": the directory's contents, not the directory.
+  ["archive-contents", new pulumi.asset.FileArchive(local + "/tree/"), remote + "/contents"],
   ["into-dir", new pulumi.asset.FileAsset(local + "/single.txt"), remote + "/existing"],
   ["text", new pulumi.asset.StringAsset("a note"), remote + "/text/note.txt"],
 ];
@@ -402,6 +404,8 @@ describe("command provider: @pulumi/command remote resources over a loopback ssh
       expect(read("archive-dir", "tree", "sub", "b.sh")).to.equal("#!/bin/sh\n");
       expect(fs.readFileSync(path.join(remote, "archive-file.tgz"))).to.deep.equal(Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0xff]));
       expect(read("existing", "single.txt")).to.equal("single\n");
+      expect(read("contents", "a.txt")).to.equal("A\n");
+      expect(read("contents", "sub", "b.sh")).to.equal("#!/bin/sh\n");
       expect(read("text", "note.txt")).to.equal("a note");
       expect(read("copyfile.txt")).to.equal("single\n");
     });

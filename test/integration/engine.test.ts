@@ -43,8 +43,10 @@ const script = "echo ${MARKER} && date +%s%N >> '" + markerFile + "'";
 const COMMAND_PROGRAM = `${CONFIG_PROLOGUE}
 import * as command from "@pulumi/command";
 
+// dialErrorLimit 1: every dial error is retried (as upstream), so a wrong host key would otherwise
+// take the default 10 retries (~11 s) to fail.
 const hello = new command.remote.Command("hello", {
-  connection: { host, port, user, privateKey, hostKey },
+  connection: { host, port, user, privateKey, hostKey, dialErrorLimit: 1 },
   create: script,
 });
 export const stdout = hello.stdout;

@@ -19,6 +19,7 @@ import * as os from "os";
 import * as path from "path";
 import { parse, stringify } from "yaml";
 import type { ChangeRecord } from "../../src/change/record";
+import { labDown } from "../../src/lab/lab";
 import { ensureLab, labExec, labFault, LabInfo, labSkipReason } from "../support/lab";
 import { demoVersion, pulumiMust, removeLabStack, resetMachines, stackConfigPath, stackHistory, tail } from "../support/lab-stack";
 import { commandProviderUnavailableReason, pulumiUnavailableReason, REPO_ROOT } from "../support/pulumi";
@@ -39,6 +40,8 @@ function log(msg: string): void {
 describe("smith rollout: the weekly process on the lab", function () {
   this.timeout(60 * 60_000);
   let lab: LabInfo;
+  /** This test brought the lab to its shape: it takes it down when done. */
+  let ownLab = false;
   let scratch: string;
   let rx: Receiver;
   let inventory: string;
@@ -74,12 +77,17 @@ describe("smith rollout: the weekly process on the lab", function () {
       console.log(`      skipping the pipeline test: ${why}`);
       this.skip();
     }
-    lab = await ensureLab({ shape: { machines: 8, clusters: 2, regions: 1, prodClusters: 2 }, rebootDelaySeconds: 1 });
-    const missing = [FAULTY, ADDED, REMOVED, "prod-dub01-carrier1-haproxy02"].filter((m) => !lab.machines.some((x) => x.name === m));
-    if (missing.length) {
-      console.log(`      skipping the pipeline test: the running lab has no ${missing.join(", ")} ('smith lab down', then 'smith lab up --machines 8 --clusters 2 --regions 1 --with-prod')`);
-      this.skip();
+    const shape = { shape: { machines: 8, clusters: 2, regions: 1, prodClusters: 2 }, rebootDelaySeconds: 1 };
+    const needed = [FAULTY, ADDED, REMOVED, "prod-dub01-carrier1-haproxy02"];
+    lab = await ensureLab(shape);
+    if (needed.some((m) => !lab.machines.some((x) => x.name === m))) {
+      // Another test's lab (no production machines) is running: replace it with the shape this
+      // test needs, and take ours down afterwards so later tests start their own again.
+      console.log("      pipeline test: the running lab has no production machines; restarting it with --with-prod");
+      await labDown();
+      lab = await ensureLab(shape);
     }
+    ownLab = true;
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), "smith-pipeline-"));
     fs.rmSync(journalDir, { recursive: true, force: true });
     rx = await startReceiver();
@@ -105,6 +113,7 @@ describe("smith rollout: the weekly process on the lab", function () {
     await removeLabStack(PROD).catch(() => undefined);
     await rx?.close();
     if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+    if (ownLab) await labDown();
   });
 
   it("build 2: a faulty canary machine is escalated once and halted, everything else finishes after the decision", async function () {
@@ -156,7 +165,8 @@ describe("smith rollout: the weekly process on the lab", function () {
     for (const seed of SEEDS) {
       const rnd = seeded(seed);
       const delay = 8_000 + Math.floor(rnd() * 50_000);
-      const target = rnd() < 0.5 ? "smith" : "pulumi";
+      // Both kinds of kill: smith rollout first, its pulumi last (after which smith itself goes on).
+      const target = seed === SEEDS[SEEDS.length - 1] ? "pulumi" : "smith";
       const run = spawnSmith(["rollout", "--build", "3", "--pipeline", pipelineFile, "--events", events], path.join(scratch, `b3-seed${seed}.out`));
       const deadline = Date.now() + delay;
       let victim: number | undefined;
@@ -166,8 +176,8 @@ describe("smith rollout: the weekly process on the lab", function () {
         if (victim === undefined) await new Promise((r) => setTimeout(r, 250));
       }
       if (victim !== undefined) process.kill(victim, "SIGKILL");
-      if (target === "pulumi") await run.exited; // smith goes on after its pulumi died; let it finish or stop
-      else await run.exited;
+      // A killed smith is gone; after a killed pulumi, smith itself goes on (it restarts the update).
+      await run.exited;
       log(`seed ${seed}: kill -9 ${target} (pid ${victim ?? "-"}) after ${(delay / 1000).toFixed(0)} s${victim === undefined ? " (it had already exited)" : ""}`);
     }
     let final: { code: number | null; output: string } | undefined;

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { findPulumi, pulumiEnv } from "../../src/pulumi/env";
 import type { LabInfo } from "./lab";
-import { labExec } from "./lab";
+import { labExec, labPaths } from "./lab";
 import { PulumiResult, REPO_ROOT, runPulumi } from "./pulumi";
 
 /** The lab's demo packages; build N ships version 1.(N-1) of each (scripts/lab/pkgs.sh). */
@@ -196,6 +196,16 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/** Reboots a lab machine and waits (at most a minute) until its next boot answers over SSH. */
+export async function rebootLabMachine(name: string): Promise<void> {
+  const idFile = path.join(labPaths().machinesDir, name, "boot_id");
+  const before = fs.readFileSync(idFile, "utf8");
+  await labExec(name, "nohup sh -c 'sleep 1; reboot' >/dev/null 2>&1 &");
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && fs.readFileSync(idFile, "utf8") === before) await new Promise((r) => setTimeout(r, 200));
+  while (Date.now() < deadline && (await labExec(name, "true", { timeoutMs: 5_000 })).code !== 0) await new Promise((r) => setTimeout(r, 200));
+}
+
 /** Installed versions of the demo packages on a machine. */
 export async function demoVersions(machine: string): Promise<Record<string, string>> {
   return parseVersions((await labExec(machine, VERSIONS_CMD)).stdout);
@@ -213,9 +223,11 @@ function parseVersions(stdout: string): Record<string, string> {
 }
 
 /**
- * Puts machines at `build` with the agent itself (`patch --force` allows going back), clears the
- * reboot flag the kernel package leaves (the lab's /run is per boot anyway). Machines already
- * there with a clean dpkg are left alone. Returns the names it changed.
+ * Puts machines at `build` with the agent itself (`patch --force` allows going back), then reboots
+ * each machine it changed, so it runs the build's own kernel (the agent asks for a reboot when the
+ * running kernel is older than the newest installed one: a machine left on a newer kernel would
+ * not reboot for the next build). Machines already there with a clean dpkg are left alone.
+ * Returns the names it changed.
  */
 export async function resetMachines(lab: LabInfo, build: string, agentPath = path.join(REPO_ROOT, "agent", "smith-agent")): Promise<string[]> {
   const agent = fs.readFileSync(agentPath, "utf8");
@@ -224,10 +236,18 @@ export async function resetMachines(lab: LabInfo, build: string, agentPath = pat
   await Promise.all(
     lab.machines.map(async (m) => {
       // One SSH round trip for the check: package versions, then whether dpkg has unfinished work.
-      const check = await labExec(m.name, `${VERSIONS_CMD}; echo "audit $(dpkg --audit | wc -c)"`);
+      const check = await labExec(m.name, `${VERSIONS_CMD}; echo "audit $(dpkg --audit | wc -c)"; echo "kernel $(cat /proc/sys/kernel/osrelease)"`);
       const v = parseVersions(check.stdout);
       const at = DEMO_PACKAGES.every((p) => v[p] === want);
-      if (at && /^audit 0$/m.test(check.stdout)) return;
+      // The lab's demo kernel runs as `<version>-smith-demo` (scripts/lab/machine.sh).
+      const onItsKernel = new RegExp(`^kernel ${want.replace(/\./g, "\\.")}-`, "m").test(check.stdout);
+      if (at && /^audit 0$/m.test(check.stdout)) {
+        if (!onItsKernel) {
+          await rebootLabMachine(m.name);
+          changed.push(m.name);
+        }
+        return;
+      }
       // The agent travels as a here-document: no copy step, nothing from outside the repo.
       const cmd = [
         "set -e",
@@ -241,6 +261,7 @@ export async function resetMachines(lab: LabInfo, build: string, agentPath = pat
       ].join("\n");
       const r = await labExec(m.name, cmd, { timeoutMs: 180_000 });
       if (r.code !== 0) throw new Error(`reset of ${m.name} to build ${build} failed (exit ${r.code}): ${tail(r.stderr, 5)}`);
+      await rebootLabMachine(m.name);
       changed.push(m.name);
     }),
   );

@@ -28,7 +28,7 @@ export interface LabMachineInfo {
 }
 
 export interface LabInfo {
-  /** `http://127.0.0.1:<port>`; builds under `<repoUrl>/builds/<N>/` (distribution smith, component main). */
+  /** `http://127.0.0.1:<port>/mirror-a`; builds under `<repoUrl>/builds/<N>/` (distribution smith, component main). */
   repoUrl: string;
   machines: LabMachineInfo[];
   /** The lab's private key (root on every machine). */

@@ -57,14 +57,5 @@ export function childProcesses(pid: number, match: string): number[] {
   return out;
 }
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same kill points. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded random numbers: the same seed gives the same kill points. */
+export { mulberry32 as seeded } from "../../src/inventory/generate";

@@ -3,28 +3,14 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as sinon from "sinon";
 import { stringify } from "yaml";
-import { main } from "../../cli/main";
 import { generateFleet } from "../../src/inventory/generate";
 import type { Plan } from "../../src/plan/types";
+import { runSmith } from "../support/cli";
 
 const ROOT = path.join(__dirname, "..", "..");
 
-/** Runs `smith …` in-process, capturing what it writes. */
-async function smith(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = sinon.stub(process.stdout, "write").callsFake((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = sinon.stub(process.stderr, "write").callsFake((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    const code = await main(["node", "smith", ...args]);
-    return { code, out, err };
-  } finally {
-    o.restore();
-    e.restore();
-  }
-}
+const smith = (...args: string[]) => runSmith(args);
 
 describe("cli: smith plan", () => {
   let dir: string;

@@ -28,6 +28,9 @@ export interface Registered {
   raw: Record<string, unknown>;
   /** Inputs as the mocks see them (secrets unwrapped). */
   inputs: Record<string, unknown>;
+  /** `file:line` of the registration's source position, and how many stack frames were sent. */
+  sourcePosition?: string;
+  stackFrames: number;
 }
 
 export interface MockBehaviour {
@@ -107,6 +110,8 @@ export function installMocks(opts: { project?: string; stack?: string; preview?:
       getCustomtimeouts?(): { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
       getObject?(): { toJavaScript(): Record<string, unknown> };
       getProperties?(): { toJavaScript(): Record<string, unknown> };
+      getSourceposition?(): { getUri(): string; getLine(): number } | undefined;
+      getStacktrace?(): { getFramesList(): unknown[] } | undefined;
     };
     const raw = (register ? req.getObject?.() : req.getProperties?.())?.toJavaScript() ?? {};
     const ct = req.getCustomtimeouts?.();
@@ -123,6 +128,8 @@ export function installMocks(opts: { project?: string; stack?: string; preview?:
       customTimeouts: ct ? { create: ct.getCreate(), update: ct.getUpdate(), delete: ct.getDelete() } : undefined,
       raw,
       inputs: unwrapSecrets(raw) as Record<string, unknown>,
+      sourcePosition: ((p) => (p ? `${p.getUri()}:${p.getLine()}` : undefined))(req.getSourceposition?.()),
+      stackFrames: req.getStacktrace?.()?.getFramesList().length ?? 0,
     });
   }
 

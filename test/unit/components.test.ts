@@ -6,6 +6,7 @@ import type * as pulumiType from "@pulumi/pulumi";
 import type { Machine } from "../../src/inventory/schema";
 import { installMocks, plainStrings, Recorder, valueOf, PATCH_FINISHED_AT, defaultStdout } from "./components.mocks";
 import { nodePatchCommand } from "../../components/fleet/node-commands";
+import { ensureAgentCommand } from "../../src/agent/command";
 
 type Fleet = typeof import("../../components/fleet");
 
@@ -13,6 +14,7 @@ const SHA = "ab".repeat(32);
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nsmith-test-key-material\n-----END OPENSSH PRIVATE KEY-----\n";
 const HOSTKEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEMwZxYNz8GKb/Ew0CxogS1x0SiHaWdk6vpZJbNlIRPF";
 const AGENT = "/usr/local/lib/smith/smith-agent";
+const ENSURE = ensureAgentCommand({ sudo: false, sha256: SHA, copyPath: `.smith-agent-${SHA.slice(0, 16)}` });
 
 function machine(name: string, cluster = "c1", extra: Partial<Machine> = {}): Machine {
   return { name, host: `10.0.0.${name.length}`, environment: "dev", region: "r1", cluster, role: "worker", hostKey: HOSTKEY, ...extra };
@@ -72,7 +74,8 @@ describe("fleet components (Pulumi mocks)", function () {
         new RegExp(` && ${AGENT} patch --build '42' --repo 'http://repo.example/apt' --max-runtime '1800' --reboot-if-required --reboot-delay '3'$`),
       );
       // No reboot was scheduled: nothing to compare the boot id with.
-      expect(rec.byName("web-1-health").inputs.create).to.equal(`${AGENT} health --role 'db'`);
+      // The agent is verified before every use (issue 7 §3): health has the same prelude.
+      expect(rec.byName("web-1-health").inputs.create).to.equal(`${ENSURE} && ${AGENT} health --role 'db'`);
     });
 
     it("uses sudo -n for a non-root user (machine user wins over sshUser)", async () => {
@@ -95,7 +98,7 @@ describe("fleet components (Pulumi mocks)", function () {
       rec.behaviour.stdout = (name) => (name.endsWith("-patch") ? patchLine({ rebootRequired: true, rebooting: true, bootId: "b00t-1" }) : undefined);
       new fleet.NodePatch("web-1", { ...settings(), rebootProber, ...target(machine("web-1", "c1", { port: 2222 })) });
       await rec.settle();
-      expect(rec.byName("web-1-health").inputs.create).to.equal(`${AGENT} health --role 'worker' --boot-id-before 'b00t-1'`);
+      expect(rec.byName("web-1-health").inputs.create).to.equal(`${ENSURE} && ${AGENT} health --role 'worker' --boot-id-before 'b00t-1'`);
       expect(calls).to.deep.equal([
         {
           host: "10.0.0.5",
@@ -106,7 +109,7 @@ describe("fleet components (Pulumi mocks)", function () {
           timeoutMs: 20 * 60_000,
           initialDelayMs: 3000,
           // Still the old boot 30 s after the reboot was due: the agent's health re-queues a lost one.
-          nudge: { command: `${AGENT} health --role 'worker' --boot-id-before 'b00t-1'`, afterMs: 33_000 },
+          nudge: { command: `${ENSURE} && ${AGENT} health --role 'worker' --boot-id-before 'b00t-1'`, afterMs: 33_000 },
         },
       ]);
       // A stored result (same finishedAt as the last update recorded): nothing is rebooting, no probe.

@@ -5,7 +5,7 @@ import * as path from "path";
 import type { EscalationSink, Incident } from "../../src/escalation/incident";
 import { renderInventory } from "../../src/lab/files";
 import { layoutLab } from "../../src/lab/layout";
-import { loadPipeline } from "../../src/pipeline/load";
+import { loadPipeline, parsePipeline } from "../../src/pipeline/load";
 import type { ProgressEvent } from "../../src/pipeline/progress";
 import { RolloutDeps, runRollout } from "../../src/pipeline/runner";
 import { FakeStack } from "./pipeline.fake-stack";
@@ -152,16 +152,40 @@ describe("smith rollout (runner, against in-memory stacks)", () => {
     expect(dev.ups).to.have.length(1);
   });
 
-  it("stacks with smith:untilWave go wave by wave", async () => {
-    const set: string[] = [];
-    const orig = dev.setConfig.bind(dev);
-    dev.setConfig = async (k, v, s) => {
-      if (k === "untilWave") set.push(v);
-      return orig(k, v, s);
+  it("with smith:untilWave: one stack runs to its stage's last wave; shards go wave by wave in lockstep", async () => {
+    const record = (st: FakeStack) => {
+      const set: string[] = [];
+      const orig = st.setConfig.bind(st);
+      st.setConfig = async (k, v, s) => {
+        if (k === "untilWave") set.push(v);
+        return orig(k, v, s);
+      };
+      return set;
     };
-    await runRollout(PIPELINE, { build: "3", until: "dev" }, deps({ untilWaveSupported: true }));
-    expect(set).to.deep.equal(["test", "sample", "rest"]);
-    expect(dev.ups).to.have.length(3);
+    const prodSet = record(prod);
+    await prod.setList("approvals", ["main@3"]);
+    await runRollout(PIPELINE, { build: "3", until: "canary" }, deps({ untilWaveSupported: true }));
+    expect(prodSet).to.deep.equal(["canary"]);
+    expect((prod.out.waves as { name: string; held: boolean }[]).filter((w) => !w.held).map((w) => w.name)).to.deep.equal(["canary"]);
+
+    const shard = new FakeStack("lab-dev2", Object.fromEntries(Object.entries(dev.cfg).map(([k, v]) => [k, v.value])));
+    const devSet = record(dev);
+    const shardSet = record(shard);
+    const order: string[] = [];
+    for (const st of [dev, shard]) {
+      const up = st.up.bind(st);
+      st.up = async (o) => {
+        order.push(`${st.stack}:${st.cfg.untilWave?.value}`);
+        return up(o);
+      };
+    }
+    const sharded = parsePipeline("stages:\n  - name: dev\n    run: { stacks: [lab-dev, lab-dev2] }\n", "sharded.yaml");
+    const r = await runRollout(sharded, { build: "4" }, deps({ untilWaveSupported: true, drivers: async (s) => (s === "lab-dev" ? dev : shard) }));
+    expect(r.exitCode, r.message).to.equal(0);
+    expect(devSet).to.deep.equal(["test", "sample", "rest"]);
+    expect(shardSet).to.deep.equal(["test", "sample", "rest"]);
+    // Every wave's updates of both shards before any update of the next wave.
+    expect(order.map((o) => o.split(":")[1])).to.deep.equal(["test", "test", "sample", "sample", "rest", "rest"]);
   });
 
   it("an unknown --until stage or an unpublished build is refused", async () => {

@@ -1,21 +1,13 @@
 import { expect } from "chai";
+import { userError } from "../support/user-error";
+import * as fs from "fs";
 import * as path from "path";
-import { UserError } from "../../src/errors";
+import { latestPublishedBuild } from "../../src/pipeline/latest";
 import { loadPipeline, parsePipeline } from "../../src/pipeline/load";
 import { budgetClusters, pipelineStacks, stageKind } from "../../src/pipeline/schema";
 
 const REPO = path.resolve(__dirname, "..", "..");
 
-function userError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).to.be.instanceOf(UserError);
-    expect((err as Error).message).not.to.include("\n");
-    return (err as Error).message;
-  }
-  throw new Error("expected a UserError");
-}
 
 describe("pipeline files", () => {
   it("the committed pipelines parse: production and lab run the same stages", () => {
@@ -28,6 +20,26 @@ describe("pipeline files", () => {
     expect(pipelineStacks(prod)).to.deep.equal(["dev", "prod"]);
     expect(pipelineStacks(lab)).to.deep.equal(["lab-dev", "lab-prod"]);
     expect(lab.retries).to.deep.equal({ count: 1, backoffSeconds: 2 });
+  });
+
+  it("every committed pipeline file (waves/pipeline*.yaml) parses", () => {
+    const files = fs.readdirSync(path.join(REPO, "waves")).filter((f) => /^pipeline.*\.ya?ml$/.test(f));
+    expect(files).to.include.members(["pipeline.yaml", "pipeline.lab.yaml"]);
+    for (const f of files) expect(loadPipeline(path.join(REPO, "waves", f)).stages.length, f).to.be.greaterThan(0);
+  });
+
+  it("--build latest: the newest build the mirror labels as itself, after the stack's", async () => {
+    const served = new Set([3, 4, 5]);
+    const asked: string[] = [];
+    const fetchText = async (url: string) => {
+      asked.push(url);
+      const n = Number(/builds\/(\d+)\//.exec(url)![1]);
+      return served.has(n) ? { status: 200, text: `Origin: smith\nLabel: smith-build-${n}\n` } : { status: 404, text: "" };
+    };
+    expect(await latestPublishedBuild("http://m/mirror-a/", 3, fetchText)).to.equal(5);
+    expect(asked).to.deep.equal(["http://m/mirror-a/builds/4/dists/smith/Release", "http://m/mirror-a/builds/5/dists/smith/Release", "http://m/mirror-a/builds/6/dists/smith/Release"]);
+    expect(await latestPublishedBuild("http://m", 5, fetchText)).to.equal(null);
+    expect(await latestPublishedBuild("http://m", 3, async () => ({ status: 200, text: "Label: builds/4 smith\n" }))).to.equal(null);
   });
 
   it("applies defaults: 2 retries, 30 s backoff, budget 0", () => {

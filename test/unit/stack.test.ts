@@ -161,6 +161,14 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
     expect(out.waves).to.deep.include({ name: "main", held: true, reason: "approval gate: smith:approvals has no main@42", clusters: 1, planned: 3, registered: 1 });
   });
 
+  it("records one stack frame per resource, the component code that made it (less state per machine)", async () => {
+    configure({ "smith:approvals": '["main@42"]' });
+    await run();
+    const patch = rec.byName("a1-patch");
+    expect(patch.stackFrames).to.equal(1);
+    expect(patch.sourcePosition).to.match(/components\/fleet\/node-patch\.ts:\d+$/);
+  });
+
   describe("dynamic fleet (issue 9 §9)", () => {
     it("patches again a machine reinstalled under the same name (new host key, back at an old build)", async () => {
       configure({ "smith:approvals": '["main@42"]' });
@@ -305,6 +313,9 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
     it("refuses the lab passphrase before registering anything", async () => {
       const msg = await refusal({ PULUMI_BACKEND_URL: "s3://b", PULUMI_CONFIG_PASSPHRASE: "smith-lab-local-only" });
       expect(msg).to.match(/^stack dev: secrets: the secrets passphrase is the public lab passphrase/);
+      // Before the key file is even read (Pulumi.prod.yaml's key path does not exist on this box).
+      const first = await refusal({ PULUMI_BACKEND_URL: "s3://b", PULUMI_CONFIG_PASSPHRASE: "smith-lab-local-only" }, { "smith:sshPrivateKeyPath": "/nonexistent/key" });
+      expect(first).to.match(/secrets passphrase is the public lab passphrase/);
     });
 
     it("refuses the checkout-local backend unless smith:allowLocalBackend is true", async () => {

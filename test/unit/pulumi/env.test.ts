@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -58,6 +59,19 @@ describe("src/pulumi/env", () => {
       const withFile = pulumiEnv(root, { PULUMI_CONFIG_PASSPHRASE_FILE: "/run/secrets/p" }, "lab");
       expect(withFile).not.to.have.property("PULUMI_CONFIG_PASSPHRASE");
       expect(withFile.PULUMI_CONFIG_PASSPHRASE_FILE).to.equal("/run/secrets/p");
+    });
+
+    it("scripts/pulumi-env.sh is the same: lab defaults for lab stacks only", () => {
+      const root = path.resolve(__dirname, "../../..");
+      const show = (stack: string) =>
+        execFileSync("sh", ["-c", `SMITH_STACK=${stack} . scripts/pulumi-env.sh 2>/dev/null; echo "\${PULUMI_CONFIG_PASSPHRASE-unset}|\${PULUMI_BACKEND_URL-unset}"`], {
+          cwd: root,
+          env: { PATH: process.env.PATH },
+          encoding: "utf8",
+        }).trim();
+      expect(show("lab-e2e")).to.equal(`${LAB_PASSPHRASE}|file://${root}/.smith/state`);
+      expect(show("prod")).to.equal("unset|unset");
+      expect(show("")).to.equal("unset|unset");
     });
 
     it("does not modify the environment it is given", () => {

@@ -1,0 +1,86 @@
+import { expect } from "chai";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parseInventory } from "../../src/inventory/load";
+import { planRollout } from "../../src/plan/planner";
+import { pulumiEnv } from "../../src/pulumi/env";
+import { downSim, statusSim, upSim } from "../../src/sim/control";
+import { simPaths } from "../../src/sim/files";
+import { loadWaves } from "../../src/waves/load";
+import { commandProviderUnavailableReason, pulumiUnavailableReason, REPO_ROOT } from "../support/pulumi";
+import { clusterOrderProblems, nodeRunsFromState, nodeWindowsFromEvents } from "../support/rollout";
+
+/**
+ * The real program and engine over a simulated fleet of a few hundred machines (`smith sim`):
+ * every machine reaches the build, one machine per cluster at a time (engine events and the
+ * machines' own patch times), and a second `up` changes nothing. Timings are short and few
+ * machines reboot, so the run is mostly engine work; figures are for `npm run bench -- scale`.
+ */
+const MACHINES = 200;
+const STACK = "lab-simtest";
+const BUILD = "2";
+
+describe("sim rollout (real engine, simulated fleet)", function () {
+  this.timeout(1_800_000);
+  const why = pulumiUnavailableReason() ?? commandProviderUnavailableReason();
+  const p = simPaths(REPO_ROOT, path.join(REPO_ROOT, ".smith", "sim-test"));
+  // --event-log exists only with PULUMI_DEBUG_COMMANDS set.
+  const env = { ...pulumiEnv(REPO_ROOT, process.env, STACK), PULUMI_DEBUG_COMMANDS: "true" };
+  const pulumi = (args: string[]) => spawnSync("pulumi", args, { cwd: REPO_ROOT, env, encoding: "utf8", maxBuffer: 1 << 30 });
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "smith-sim-rollout-"));
+
+  before(async function () {
+    if (why) {
+      console.log(`      skipped: ${why}`);
+      this.skip();
+    }
+    await downSim(p);
+    pulumi(["stack", "rm", "-s", STACK, "--yes", "--force"]);
+    const init = pulumi(["stack", "init", STACK]);
+    expect(init.status, init.stderr).to.equal(0);
+    await upSim(p, {
+      shape: { machines: MACHINES, clusters: MACHINES / 5, regions: 4, layout: "fleet" },
+      network: process.env.SMITH_LAB_TEST_NETWORK || "127.0.2",
+      behaviour: { patchSeconds: 0.2, rebootSeconds: 1, rebootRate: 0.1, jitter: 0.5 },
+      hostKeys: "machine",
+      stack: STACK,
+      build: BUILD,
+      waves: null,
+    });
+  });
+
+  after(async () => {
+    if (why) return;
+    await downSim(p);
+    pulumi(["stack", "rm", "-s", STACK, "--yes", "--force"]);
+    fs.rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it(`patches all ${MACHINES} machines, one per cluster at a time, and a second up is a no-op`, async () => {
+    const events = path.join(scratch, "events.jsonl");
+    const up = pulumi(["up", "-s", STACK, "--yes", "--non-interactive", "--skip-preview", "--continue-on-error", "--event-log", events]);
+    expect(up.status, up.stdout.slice(-3000) + up.stderr.slice(-2000)).to.equal(0);
+
+    const st = await statusSim(p);
+    expect(st.machines.filter((m) => m.build !== BUILD).map((m) => m.name)).to.deep.equal([]);
+    const inventory = parseInventory(fs.readFileSync(p.inventory, "utf8"), p.inventory);
+    const plan = planRollout(inventory, loadWaves(p.waves), BUILD);
+    const exported = JSON.parse(pulumi(["stack", "export", "-s", STACK]).stdout);
+    const windows = nodeWindowsFromEvents(fs.readFileSync(events, "utf8"));
+    expect(windows.size).to.equal(MACHINES);
+    expect(clusterOrderProblems(plan, nodeRunsFromState(exported), BUILD, windows)).to.deep.equal([]);
+    // Every machine's own history: exactly one patch, to the build, and it passed health.
+    for (const m of st.machines) {
+      const patches = m.history.filter((h) => h.what === "patch");
+      expect(patches.map((h) => [h.exitCode, h.detail]), m.name).to.deep.equal([[0, BUILD]]);
+    }
+
+    const again = pulumi(["up", "-s", STACK, "--yes", "--non-interactive", "--skip-preview"]);
+    expect(again.status, again.stderr.slice(-2000)).to.equal(0);
+    expect(again.stdout).to.not.match(/\+\s+\d+ created|~\s+\d+ updated|\+-\s+\d+ replaced/);
+    const after = await statusSim(p);
+    expect(after.machines.every((m) => m.history.filter((h) => h.what === "patch").length === 1)).to.equal(true);
+  });
+});
