@@ -179,7 +179,7 @@ describe("platform stack on a real API server (pulumi up, kubectl get)", functio
     for (const k of Object.keys(generated.data)) expect(rotated.data[k], k).to.not.equal(generated.data[k]);
 
     // Secrets are ciphertext in the state.
-    const exported = await stack.pulumi(["stack", "export"]);
+    const exported = await pulumiOk(["stack", "export", "--stack", "it"], stack.opts());
     for (const s of Object.values(SECRETS)) expect(exported.stdout).to.not.include(s);
     expect(exported.stdout).to.not.include(Buffer.from(rotated.data["webhook-signing-key"], "base64").toString());
   });
