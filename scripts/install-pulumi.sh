@@ -38,12 +38,12 @@ log() { printf 'install-pulumi: %s\n' "$*"; }
 elapsed() { awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
 note() { printf '%s\n' "$*" >>"$status_file.new"; }
 
-# plugin_sources NAME: the files a build of plugins/NAME depends on (its sources without the tests,
-# the module files).
+# plugin_sources NAME: the files a build of plugins/NAME depends on (its sources and the shared
+# plugins/internal packages, without the tests; the module files).
 plugin_sources() {
   local f
   printf '%s\n' "$repo/plugins/go.mod" "$repo/plugins/go.sum"
-  for f in "$repo/plugins/$1"/*.go; do
+  for f in "$repo/plugins/$1"/*.go "$repo/plugins/internal"/*/*.go; do
     [[ $f == *_test.go ]] || printf '%s\n' "$f"
   done
 }

@@ -25,14 +25,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/common/version"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
+	"smith.local/plugins/internal/engine"
 )
 
 // exitAfterLoggedError is @pulumi/pulumi's exit code for "the program already told the user what
@@ -59,7 +60,7 @@ func main() {
 	}
 
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
-		Cancel: watchEngine(flag.Arg(0)),
+		Cancel: engine.Watch(flag.Arg(0)),
 		Init: func(srv *grpc.Server) error {
 			pulumirpc.RegisterLanguageRuntimeServer(srv, host)
 			return nil
@@ -325,27 +326,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// engineCheckInterval is how often a plugin asks its engine whether it is still there.
-const engineCheckInterval = 30 * time.Second
-
-// watchEngine returns a channel that closes when the engine that started this plugin is gone
-// (a killed `pulumi up`), as upstream plugins do: without it every crash leaves a process behind.
-// Nil (never closes) when the engine's address is unknown.
-func watchEngine(addr string) chan bool {
-	if addr == "" {
-		return nil
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := rpcutil.Healthcheck(ctx, addr, engineCheckInterval, cancel); err != nil {
-		cancel()
-		return nil
-	}
-	stop := make(chan bool)
-	go func() {
-		<-ctx.Done()
-		close(stop)
-	}()
-	return stop
 }

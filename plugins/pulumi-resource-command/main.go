@@ -13,15 +13,15 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
+	"smith.local/plugins/internal/engine"
 )
 
 func main() {
@@ -46,7 +46,7 @@ func main() {
 	}
 
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
-		Cancel: watchEngine(flag.Arg(0)),
+		Cancel: engine.Watch(flag.Arg(0)),
 		Init: func(srv *grpc.Server) error {
 			pulumirpc.RegisterResourceProviderServer(srv, prov)
 			return nil
@@ -62,27 +62,4 @@ func main() {
 		fmt.Fprintf(os.Stderr, "pulumi-resource-command: RPC server stopped: %v\n", err)
 		os.Exit(1)
 	}
-}
-
-// engineCheckInterval is how often a plugin asks its engine whether it is still there.
-const engineCheckInterval = 30 * time.Second
-
-// watchEngine returns a channel that closes when the engine that started this plugin is gone
-// (a killed `pulumi up`), as upstream plugins do: without it every crash leaves a process behind.
-// Nil (never closes) when the engine's address is unknown.
-func watchEngine(addr string) chan bool {
-	if addr == "" {
-		return nil
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := rpcutil.Healthcheck(ctx, addr, engineCheckInterval, cancel); err != nil {
-		cancel()
-		return nil
-	}
-	stop := make(chan bool)
-	go func() {
-		<-ctx.Done()
-		close(stop)
-	}()
-	return stop
 }
