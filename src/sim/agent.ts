@@ -1,6 +1,6 @@
 import { AGENT_EXIT } from "../agent/command";
 import type { ExecResult, SimMachine } from "./machine";
-import { compareDebianVersions } from "./version";
+import { compareDebVersions } from "../packages/version";
 
 /**
  * smith-agent's contract (agent/README.md) on a simulated machine: the same flags, validation,
@@ -124,7 +124,7 @@ async function patch(m: SimMachine, args: string[], maxSeconds: number): Promise
       return { stdout: out, stderr: `smith-agent: ${error}\n`, code };
     };
     let downgrade = false;
-    if (previous !== null && compareDebianVersions(build, previous) < 0) {
+    if (previous !== null && compareDebVersions(build, previous) < 0) {
       if (!force) return fail(AGENT_EXIT.downgradeRefused, `refusing to go back from build ${previous} to build ${build} without --force`);
       downgrade = true;
     }

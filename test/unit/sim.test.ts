@@ -10,7 +10,7 @@ import { SimMachine } from "../../src/sim/machine";
 import { simBehaviour } from "../../src/sim/options";
 import { parseCommandLine, ShellSyntaxError } from "../../src/sim/shell";
 import { Sim } from "../../src/sim/sim";
-import { compareDebianVersions } from "../../src/sim/version";
+import { compareDebVersions } from "../../src/packages/version";
 
 const SHA = "a".repeat(64);
 const noSleep = () => Promise.resolve();
@@ -51,11 +51,11 @@ describe("sim: shell words", () => {
 
 describe("sim: Debian version order", () => {
   it("orders builds as dpkg does", () => {
-    expect(compareDebianVersions("9", "10")).to.be.lessThan(0);
-    expect(compareDebianVersions("1.2", "1.10")).to.be.lessThan(0);
-    expect(compareDebianVersions("1.0~rc1", "1.0")).to.be.lessThan(0);
-    expect(compareDebianVersions("1:1", "2")).to.be.greaterThan(0);
-    expect(compareDebianVersions("3", "3")).to.equal(0);
+    expect(compareDebVersions("9", "10")).to.be.lessThan(0);
+    expect(compareDebVersions("1.2", "1.10")).to.be.lessThan(0);
+    expect(compareDebVersions("1.0~rc1", "1.0")).to.be.lessThan(0);
+    expect(compareDebVersions("1:1", "2")).to.be.greaterThan(0);
+    expect(compareDebVersions("3", "3")).to.equal(0);
   });
 });
 
