@@ -10,6 +10,8 @@ import { DEFAULT_POLICY, loadPolicy } from "../../src/compliance/policy";
 import { COMPLIANCE_FORMATS, ComplianceFormat, ComplianceReport, renderCompliance, sortRows } from "../../src/compliance/render";
 import { UserError } from "../../src/errors";
 import { loadInventory } from "../../src/inventory/load";
+import { managedMachines } from "../../src/compliance/managed";
+import { loadWaves } from "../../src/waves/load";
 import type { RegisterCommand } from "./index";
 
 interface ComplianceFlags {
@@ -34,7 +36,9 @@ export async function complianceCommand(ctx: ReportContext, flags: ComplianceFla
   for (const record of records) {
     const config = await readStackSettings(ctx.runner, record.stack, ctx.projectDir);
     repoUrls.add(config.repoUrl);
-    const inventory = await loadInventory(config.inventory);
+    // A stack answers for the machines its waves take; the rest of a shared inventory belongs to
+    // other stacks (dev's inventory lists production too) and would be judged twice.
+    const inventory = managedMachines(await loadInventory(config.inventory), loadWaves(config.waves));
     const stackFacts = machineFacts(record, patchEvents(record), inventory.map((m) => m.name));
     if (flags.live) {
       const key = await stackPrivateKey(ctx.runner, record.stack, config);
