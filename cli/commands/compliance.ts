@@ -10,11 +10,15 @@ import { manifestSource } from "../../src/compliance/manifests";
 import { DEFAULT_POLICY, loadPolicy } from "../../src/compliance/policy";
 import { COMPLIANCE_FORMATS, ComplianceFormat, ComplianceReport, renderCompliance, sortRows } from "../../src/compliance/render";
 import { UserError } from "../../src/errors";
+import { loadPipeline } from "../../src/pipeline/load";
+import { pipelineStacks } from "../../src/pipeline/schema";
 import { loadInventory } from "../../src/inventory/load";
 import type { RegisterCommand } from "./index";
 
 interface ComplianceFlags {
-  stack: string[];
+  stack?: string[];
+  /** Pipeline files: every stack they name is checked too (the platform's jobs pass their shards' files). */
+  pipeline?: string[];
   policy?: string;
   manifests?: string;
   now?: string;
@@ -39,21 +43,29 @@ export async function complianceCommand(
   /** Called with the report before any alert is sent, so it is printed even if the webhook fails. */
   onReport: (r: ComplianceReport) => void = () => undefined,
 ): Promise<ComplianceReport> {
+  const stacks = complianceStacks(flags);
   const failOn = flags.failOn ?? "due-soon";
   const target = flags.alert ? alertTarget(env) : undefined;
-  const report = await evaluate(ctx, flags);
+  const report = await evaluate(ctx, flags, stacks);
   report.exitCode = failOnExitCode(report.exitCode, failOn);
   onReport(report);
   if (target && report.exitCode !== 0) await sendComplianceAlert(target, report, failOn);
   return report;
 }
 
-async function evaluate(ctx: ReportContext, flags: ComplianceFlags): Promise<ComplianceReport> {
+/** --stack values, then the stacks of each --pipeline file, each once; at least one is needed. */
+function complianceStacks(flags: ComplianceFlags): string[] {
+  const stacks = [...(flags.stack ?? []), ...(flags.pipeline ?? []).flatMap((f) => pipelineStacks(loadPipeline(f)))];
+  if (!stacks.length) throw new UserError("flag --stack or --pipeline: say which stacks to check");
+  return [...new Set(stacks)];
+}
+
+async function evaluate(ctx: ReportContext, flags: ComplianceFlags, stacks: string[]): Promise<ComplianceReport> {
   const now = parseDateFlag("--now", flags.now) ?? new Date();
   const concurrency = Number(flags.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UserError(`flag --concurrency: must be a positive integer (got ${JSON.stringify(flags.concurrency)})`);
   const policy = flags.policy ? loadPolicy(flags.policy) : DEFAULT_POLICY;
-  const records = await readRecords(ctx.history, flags.stack);
+  const records = await readRecords(ctx.history, stacks);
   const facts: MachineFacts[] = [];
   const repoUrls = new Set<string>();
   for (const record of records) {
@@ -88,7 +100,8 @@ export const registerCompliance: RegisterCommand = (program) => {
   program
     .command("compliance")
     .description("Per machine: build, since when, due date per policy; exit 0 ok, 1 due within the window, 2 overdue or unknown (--fail-on overdue: due soon exits 0).")
-    .requiredOption("--stack <name>", "stack (repeat for several)", parseStackFlag)
+    .option("--stack <name>", "stack (repeat for several)", parseStackFlag)
+    .option("--pipeline <file>", "check every stack this pipeline file names (repeat for several); with or instead of --stack", (v: string, prev: string[] = []) => [...prev, v])
     .option("--policy <file>", "policy YAML (deadlines by severity); default: the same as examples/policy.yaml")
     .option("--manifests <dir|url|file>", "builds directory or URL holding <N>/manifest.json, or a builds config (its publishDir); default: <smith:repoUrl>/builds")
     .option("--now <date>", "evaluate as of this date (ISO 8601); default: now")

@@ -130,6 +130,16 @@ describe("compliance --fail-on / --alert", () => {
     }
   });
 
+  it("--pipeline checks every stack the file names (the platform's jobs pass their shards' files); neither flag is a one-line error", async () => {
+    const file = path.join(manifests, "pipeline.yaml");
+    fs.writeFileSync(file, `stages:\n  - name: dev\n    run: { stacks: [${STACK}] }\n  - name: soak\n    soak: { hours: 1, stack: ${STACK} }\n`);
+    const r = await complianceCommand(ctx, { pipeline: [file], manifests, now: DUE_SOON, format: "table", concurrency: "1", failOn: "overdue" }, {});
+    expect(r.stacks).to.deep.equal([STACK]);
+    expect(r.exitCode).to.equal(0);
+    const e = await runSmith(["compliance", "--fail-on", "overdue"]);
+    expect([e.code, e.err]).to.deep.equal([2, "smith: flag --stack or --pipeline: say which stacks to check\n"]);
+  });
+
   it("--fail-on takes only overdue or due-soon (commander's one-line error)", async () => {
     const r = await runSmith(["compliance", "--stack", "x", "--fail-on", "never"]);
     expect(r.code).to.equal(2);
