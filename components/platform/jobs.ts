@@ -75,19 +75,21 @@ export class Rollout extends pulumi.ComponentResource {
 
 export interface ComplianceArgs extends JobSettings {
   schedule: string;
-  dueWithinDays: number;
+  /** The pipeline files of every rollout shard: their stacks are the ones checked. */
+  pipelineFiles: string[];
 }
 
 /**
- * `smith:platform:Compliance`: two daily CronJobs, machines overdue for their build and machines
- * due within N days, each alerting through the escalation webhook (`--alert`).
+ * `smith:platform:Compliance`: two daily CronJobs over the stacks of the rollout shards' pipeline
+ * files (`--pipeline`), one failing on machines overdue (or unknown), one also on machines due
+ * soon (the policy's window), each alerting through the escalation webhook (`--alert`).
  */
 export class Compliance extends pulumi.ComponentResource {
   public readonly overdue: k8s.batch.v1.CronJob;
   public readonly dueSoon: k8s.batch.v1.CronJob;
 
   constructor(name: string, args: ComplianceArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("smith:platform:Compliance", name, { schedule: args.schedule, dueWithinDays: args.dueWithinDays }, opts);
+    super("smith:platform:Compliance", name, { schedule: args.schedule, pipelineFiles: args.pipelineFiles }, opts);
     const cron = (suffix: string, cmd: string[]) =>
       new k8s.batch.v1.CronJob(
         `${name}-${suffix}`,
@@ -97,8 +99,8 @@ export class Compliance extends pulumi.ComponentResource {
         },
         { parent: this, dependsOn: args.after },
       );
-    this.overdue = cron("overdue", COMMANDS.complianceOverdue());
-    this.dueSoon = cron("due-soon", COMMANDS.complianceDueWithin(args.dueWithinDays));
+    this.overdue = cron("overdue", COMMANDS.complianceOverdue(args.pipelineFiles));
+    this.dueSoon = cron("due-soon", COMMANDS.complianceDueWithin(args.pipelineFiles));
     this.registerOutputs({});
   }
 }

@@ -32,7 +32,8 @@ export class Platform extends pulumi.ComponentResource {
   public readonly builder: Builder;
   public readonly mirror: Mirror;
   public readonly rollouts: Rollout[];
-  public readonly compliance: Compliance;
+  /** None without pipelines: no stack to check. */
+  public readonly compliance: Compliance | undefined;
 
   constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     const c = args.config;
@@ -85,11 +86,10 @@ export class Platform extends pulumi.ComponentResource {
     this.rollouts = c.pipelines.map(
       (p) => new Rollout(`${name}-rollout-${p.name}`, { ...jobs, pipeline: p, serviceAccount: sa("rollout"), automountToken: c.drainNodes }, o),
     );
-    this.compliance = new Compliance(
-      `${name}-compliance`,
-      { ...jobs, schedule: c.complianceSchedule, dueWithinDays: c.complianceDueWithinDays, serviceAccount: sa("compliance"), automountToken: false },
-      o,
-    );
+    const pipelineFiles = [...new Set(c.pipelines.flatMap((p) => p.shards.map((s) => s.pipeline)))];
+    this.compliance = pipelineFiles.length
+      ? new Compliance(`${name}-compliance`, { ...jobs, schedule: c.complianceSchedule, pipelineFiles, serviceAccount: sa("compliance"), automountToken: false }, o)
+      : undefined;
     this.registerOutputs({ namespace: this.base.namespace.metadata.name, mirrorService: this.mirror.service.metadata.name });
   }
 }

@@ -29,15 +29,20 @@ export class WebhookSink implements EscalationSink {
     return this.post(this.o.format === "slack" ? slackPayload(i, "resolve", at) : pagerDutyPayload(i, "resolve", this.o.routingKey!));
   }
 
-  private async post(body: Record<string, unknown>): Promise<void> {
-    const res = await fetch(this.o.url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000),
-    }).catch((err: Error) => {
-      throw new Error(`${this.name}: request failed: ${err.name === "TimeoutError" ? "timed out" : err.message}`);
-    });
-    if (!res.ok) throw new Error(`${this.name}: HTTP ${res.status}`);
+  private post(body: Record<string, unknown>): Promise<void> {
+    return postJson(this.o.url, body, this.name, this.o.timeoutMs);
   }
+}
+
+/** POSTs one JSON body to a webhook; errors name `what`, never the URL (it carries the token). */
+export async function postJson(url: string, body: Record<string, unknown>, what: string, timeoutMs = 10_000): Promise<void> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  }).catch((err: Error) => {
+    throw new Error(`${what}: request failed: ${err.name === "TimeoutError" ? "timed out" : err.message}`);
+  });
+  if (!res.ok) throw new Error(`${what}: HTTP ${res.status}`);
 }

@@ -105,13 +105,16 @@ export const PlatformConfigSchema = z
     mirrorIngressCidrs: z.array(z.string().regex(CIDR, { message: "must be a CIDR like 10.0.0.0/8" })).default([]),
     /** CIDRs the jobs may reach (machines' SSH, the state backend, upstream apt, the webhook). Defaults to ["0.0.0.0/0"]. */
     egressCidrs: z.array(z.string().regex(CIDR, { message: "must be a CIDR like 10.0.0.0/8" })).default(["0.0.0.0/0"]),
-    /** Rollout pipelines: `[{name, shards: [stack…], schedule?}]`. Defaults to none. */
+    /** Rollout pipelines: `[{name, build, shards: [{name, pipeline}…], schedule?}]`; the compliance jobs check their stacks. Defaults to none. */
     pipelines: z.array(PipelineSchema).default([]),
     /** Give the rollout runner the RBAC to drain Kubernetes nodes of this cluster. Defaults to true. */
     drainNodes: boolString(true),
     /** The daily compliance jobs' schedule, UTC. Defaults to 06:00. */
     complianceSchedule: cron.default("0 6 * * *"),
-    /** "Due soon" horizon of the second compliance job. Defaults to 7. */
+    /**
+     * Not applied: `smith compliance` has no such flag; the due-soon window is the policy's
+     * `dueSoonDays` (7 by default). Still accepted so existing stack files keep parsing. Defaults to 7.
+     */
     complianceDueWithinDays: intString(7),
     /** Change it (any new value) to regenerate every generated credential. Defaults to "1". */
     credentialsRotation: z.string().min(1).default("1"),

@@ -113,9 +113,18 @@ export const COMMANDS = {
     pipelineFile,
     ...(scheduled ? ["--no-wait"] : []),
   ],
-  complianceOverdue: () => ["compliance", "--overdue", "--alert"],
-  complianceDueWithin: (days: number) => ["compliance", "--due-within", `${days}d`, "--alert"],
+  /**
+   * The daily compliance checks cover the stacks the rollout shards cover: each shard's pipeline
+   * file (relative to /opt/smith, as for `smith rollout`) is passed as `--pipeline`, and smith
+   * checks every stack it names. The due-soon window is the policy's `dueSoonDays` (7 by default).
+   */
+  complianceOverdue: (pipelineFiles: readonly string[]) => ["compliance", ...pipelineArgs(pipelineFiles), "--fail-on", "overdue", "--alert"],
+  complianceDueWithin: (pipelineFiles: readonly string[]) => ["compliance", ...pipelineArgs(pipelineFiles), "--fail-on", "due-soon", "--alert"],
 } as const;
+
+function pipelineArgs(files: readonly string[]): string[] {
+  return [...new Set(files)].flatMap((f) => ["--pipeline", f]);
+}
 
 /** The mirror: busybox's httpd (in the image) serving the published builds read-only. */
 export const MIRROR_PORT = 8080;

@@ -189,12 +189,23 @@ describe("platform stack (stacks/platform, Pulumi mocks)", function () {
     expect(sas).to.deep.equal({ "smith-builder": false, "smith-mirror": false, "smith-rollout": true, "smith-compliance": false });
   });
 
-  it("compliance: two daily CronJobs that alert (overdue; due within N days)", async () => {
-    configure({ "smith:complianceDueWithinDays": "5" });
+  it("compliance: two daily CronJobs over every shard's pipeline file that alert (overdue; due soon)", async () => {
+    configure();
     await run();
     expect(spec("smith-compliance-overdue").schedule).to.equal("0 6 * * *");
-    expect(spec("smith-compliance-overdue").jobTemplate.spec.template.spec.containers[0].args).to.deep.equal(["compliance", "--overdue", "--alert"]);
-    expect(spec("smith-compliance-due-soon").jobTemplate.spec.template.spec.containers[0].args).to.deep.equal(["compliance", "--due-within", "5d", "--alert"]);
+    const pipelines = ["--pipeline", "waves/pipeline-eu.yaml", "--pipeline", "waves/pipeline-us.yaml", "--pipeline", "waves/pipeline.yaml"];
+    const overdue = spec("smith-compliance-overdue").jobTemplate.spec.template.spec.containers[0];
+    expect(overdue.args).to.deep.equal(["compliance", ...pipelines, "--fail-on", "overdue", "--alert"]);
+    expect(spec("smith-compliance-due-soon").jobTemplate.spec.template.spec.containers[0].args).to.deep.equal(["compliance", ...pipelines, "--fail-on", "due-soon", "--alert"]);
+    expect(overdue.env.find((e: { name: string }) => e.name === "SMITH_ESCALATION_WEBHOOK").valueFrom).to.deep.equal({
+      secretKeyRef: { name: "smith-escalation", key: "SMITH_ESCALATION_WEBHOOK" },
+    });
+  });
+
+  it("compliance: no pipelines, no stacks to check, no compliance jobs", async () => {
+    configure({ "smith:pipelines": "[]", "smith:sshPrivateKey": "" });
+    await run();
+    expect(named("kubernetes:batch/v1:CronJob")).to.deep.equal(["smith-builder"]);
   });
 
   it("secrets stay secret; generated credentials are keyed on smith:credentialsRotation", async () => {
