@@ -125,7 +125,7 @@ export const registerSim: RegisterCommand = (program) => {
         return;
       }
       const s = summarize(st);
-      const t = new Table({ head: ["pid", "machines", "up", "down", "faulty", "sessions", "builds"] });
+      const t = new Table({ head: ["pid", "machines", "up", "down", "faulty", "sessions", "builds"], style: { head: [], border: [] } });
       t.push([st.pid, s.machines, s.up, s.down, s.faulty, s.sessions, Object.entries(s.byBuild).map(([b, n]) => `${b}: ${n}`).join(", ")]);
       process.stdout.write(t.toString() + "\n");
     });

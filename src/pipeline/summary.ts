@@ -3,7 +3,7 @@ import type { ChangeRecord } from "../change/record";
 
 /** The end-of-rollout table: per stage, machines patched, rebooted, failed, held, and how long it took. */
 export function renderSummary(r: ChangeRecord): string {
-  const t = new Table({ head: ["stage", "kind", "result", "machines", "patched", "unchanged", "rebooted", "failed", "held", "duration"] });
+  const t = new Table({ head: ["stage", "kind", "result", "machines", "patched", "unchanged", "rebooted", "failed", "held", "duration"], style: { head: [], border: [] } });
   for (const s of r.stages) {
     const ms = r.machines.filter((m) => m.stage === s.name);
     const n = (f: (m: (typeof ms)[number]) => boolean) => (ms.length ? String(ms.filter(f).length) : "");
