@@ -111,11 +111,6 @@ export const PlatformConfigSchema = z
     drainNodes: boolString(true),
     /** The daily compliance jobs' schedule, UTC. Defaults to 06:00. */
     complianceSchedule: cron.default("0 6 * * *"),
-    /**
-     * Not applied: `smith compliance` has no such flag; the due-soon window is the policy's
-     * `dueSoonDays` (7 by default). Still accepted so existing stack files keep parsing. Defaults to 7.
-     */
-    complianceDueWithinDays: intString(7),
     /** Change it (any new value) to regenerate every generated credential. Defaults to "1". */
     credentialsRotation: z.string().min(1).default("1"),
     /** Requests/limits of the builder. Defaults to 500m/1Gi requested, 2/4Gi limit. */
