@@ -26,8 +26,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
-
 	"github.com/pulumi/pulumi/sdk/v3/go/common/version"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
@@ -59,23 +57,7 @@ func main() {
 		host.engineAddress = args[0]
 	}
 
-	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
-		Cancel: engine.Watch(flag.Arg(0)),
-		Init: func(srv *grpc.Server) error {
-			pulumirpc.RegisterLanguageRuntimeServer(srv, host)
-			return nil
-		},
-	})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "pulumi-language-nodejs: could not start the RPC server: %v\n", err)
-		os.Exit(1)
-	}
-	// The engine reads the port from our first line of output.
-	fmt.Printf("%d\n", handle.Port)
-	if err := <-handle.Done; err != nil {
-		fmt.Fprintf(os.Stderr, "pulumi-language-nodejs: RPC server stopped: %v\n", err)
-		os.Exit(1)
-	}
+	engine.Serve("pulumi-language-nodejs", flag.Arg(0), func(srv *grpc.Server) { pulumirpc.RegisterLanguageRuntimeServer(srv, host) })
 }
 
 type languageHost struct {

@@ -14,10 +14,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
-	"os"
-
-	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
@@ -45,21 +41,5 @@ func main() {
 		prov.setEngine(args[0])
 	}
 
-	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
-		Cancel: engine.Watch(flag.Arg(0)),
-		Init: func(srv *grpc.Server) error {
-			pulumirpc.RegisterResourceProviderServer(srv, prov)
-			return nil
-		},
-	})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "pulumi-resource-command: could not start the RPC server: %v\n", err)
-		os.Exit(1)
-	}
-	// The engine reads the port from our first line of output.
-	fmt.Printf("%d\n", handle.Port)
-	if err := <-handle.Done; err != nil {
-		fmt.Fprintf(os.Stderr, "pulumi-resource-command: RPC server stopped: %v\n", err)
-		os.Exit(1)
-	}
+	engine.Serve("pulumi-resource-command", flag.Arg(0), func(srv *grpc.Server) { pulumirpc.RegisterResourceProviderServer(srv, prov) })
 }
