@@ -98,6 +98,8 @@ interface Peak {
   pulumiWchar: number;
   /** CPU seconds of every sampled process but the sim (last utime+stime seen), summed. */
   cpu: number;
+  /** The same per process kind (pulumi CLI, program, provider, barrier steps, the runner). */
+  cpuByKind: Map<string, number>;
 }
 
 const TICK = 100; // USER_HZ on Linux
@@ -107,6 +109,7 @@ function sampler(root: number, simPid: number): { stop(): Peak } {
   const rssKb = new Map<string, number>();
   const wchar = new Map<number, number>();
   const cpu = new Map<number, number>();
+  const kinds = new Map<number, string>();
   const tick = () => {
     for (const pid of [root, ...descendants(root)]) {
       if (pid === simPid) continue;
@@ -117,7 +120,8 @@ function sampler(root: number, simPid: number): { stop(): Peak } {
       try {
         const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
         const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        if (pid !== root || root !== process.pid) cpu.set(pid, (Number(f[11]) + Number(f[12])) / TICK);
+        cpu.set(pid, (Number(f[11]) + Number(f[12])) / TICK);
+        kinds.set(pid, pid === process.pid ? "runner (this process)" : kind);
       } catch {
         // gone
       }
@@ -131,7 +135,10 @@ function sampler(root: number, simPid: number): { stop(): Peak } {
   return {
     stop() {
       clearInterval(timer);
-      return { rssKb, pulumiWchar: sum(wchar), cpu: sum(cpu) };
+      const cpuByKind = new Map<string, number>();
+      for (const [pid, c] of cpu) cpuByKind.set(kinds.get(pid)!, (cpuByKind.get(kinds.get(pid)!) ?? 0) + c);
+      // The runner itself (the Automation API when sharded) is reported on its own, not in the tree's total.
+      return { rssKb, pulumiWchar: sum(wchar), cpu: sum(cpu) - (cpu.get(process.pid) ?? 0), cpuByKind };
     },
   };
 }
@@ -269,6 +276,7 @@ async function figures(a: { n: number; p: SimPaths; env: NodeJS.ProcessEnv; even
       { name: `scale ${n}: CPU of pulumi tree (user+sys)`, value: cpu, unit: "s", note: `${((cpu / n) * 1000).toFixed(0)} ms per machine` },
       { name: `scale ${n}: state size`, value: stateBytes / 1e6, unit: "MB", note: tag },
       { name: `scale ${n}: bytes written by pulumi CLI`, value: written / 1e6, unit: "MB", note: "wchar minus event log; state checkpoints + history" },
+      ...[...peak.cpuByKind].map(([k, v]) => ({ name: `scale ${n}: CPU ${k}`, value: v, unit: "s", note: `${((v / n) * 1000).toFixed(0)} ms per machine; sampled every 2 s (a process living < 2 s is missed)` })),
       ...[...peak.rssKb].map(([k, v]) => ({ name: `scale ${n}: peak RSS ${k}`, value: v / 1024, unit: "MB", note: `${tag}; max over processes of that kind` })),
     ];
     return { intrinsic, results };
