@@ -1,22 +1,24 @@
-import { checkpointResources, HistoryJson, updateFromHistory } from "./file-backend";
+import { checkpointResources, HistoryJson, updateFromHistory } from "./checkpoint";
 import { pulumiJson, PulumiRunner } from "./pulumi-cli";
 import type { HistorySource, StackRecord, StackUpdate } from "./types";
 
 /**
  * Any backend that numbers its updates (Pulumi Cloud, self-hosted service), through the CLI:
  * `pulumi stack history --json` for the updates and `pulumi stack export --version N` for the
- * state each left. DIY backends (file, S3, GCS, Azure Blob) refuse `--version`; on those the
- * entries come without checkpoints and only the current state is read (file:// is read
- * directly by FileBackendHistory instead, checkpoints included).
+ * state each left. DIY backends refuse `--version`; smith reads file:// and s3:// directly
+ * (DiyHistory), and gs:// / azblob:// come here: entries without checkpoints, and only the
+ * current state is read (`limitation` says so).
  */
 export class CliHistory implements HistorySource {
   constructor(
     private readonly runner: PulumiRunner,
     private readonly backend: string,
+    /** What this backend's record lacks, when the CLI cannot give every update's state. */
+    readonly limitation?: string,
   ) {}
 
   describe(): string {
-    return this.backend;
+    return this.limitation ? `${this.backend} (${this.limitation.split(":")[0]})` : this.backend;
   }
 
   async read(stack: string): Promise<StackRecord> {

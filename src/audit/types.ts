@@ -51,6 +51,8 @@ export interface StackRecord {
 /** Reads stacks from a backend. Implementations: file backend, `pulumi` CLI. */
 export interface HistorySource {
   describe(): string;
+  /** Set when this backend's record is partial: what is missing and what to do (one line). */
+  readonly limitation?: string;
   /** Throws a UserError naming the stack when it does not exist. */
   read(stack: string): Promise<StackRecord>;
 }
