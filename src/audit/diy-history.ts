@@ -90,7 +90,30 @@ export class DiyHistory implements HistorySource {
     });
     // File names carry the start time in nanoseconds; sort on it, not on the text.
     updates.sort((a, b) => Date.parse(a.startTime) - Date.parse(b.startTime) || (a.id < b.id ? -1 : 1));
-    return { stack, source: this.describe(), updates, current };
+    const lockedBy = await this.lockHolder(stack);
+    return { stack, source: this.describe(), updates, current, ...(lockedBy ? { lockedBy } : {}) };
+  }
+
+  /**
+   * The stack's lock files (`.pulumi/locks/organization/<project>/<stack>/<uuid>.json`, flat
+   * layout `.pulumi/locks/<stack>/`): `{pid, username, hostname, timestamp}` of the CLI that
+   * holds it. Unreadable lock files are skipped: they only add who, never what.
+   */
+  private async lockHolder(stack: string): Promise<string | undefined> {
+    const holders: string[] = [];
+    for (const dir of [`.pulumi/locks/organization/${this.project}/${stack}`, `.pulumi/locks/${stack}`]) {
+      for (const f of (await this.store.list(dir)).filter((o) => o.key.endsWith(".json"))) {
+        try {
+          const l = JSON.parse(decode(await this.store.read(f.key), this.store.where(f.key))) as { username?: unknown; hostname?: unknown; pid?: unknown; timestamp?: unknown };
+          if (typeof l.username !== "string") continue;
+          const since = typeof l.timestamp === "string" && !Number.isNaN(Date.parse(l.timestamp)) ? `, since ${new Date(Date.parse(l.timestamp)).toISOString()}` : "";
+          holders.push(`${l.username}@${String(l.hostname ?? "?")} (lock of an unfinished update, pid ${String(l.pid ?? "?")}${since})`);
+        } catch {
+          continue;
+        }
+      }
+    }
+    return holders.length ? holders.join("; ") : undefined;
   }
 
   private async readJson(key: string): Promise<unknown> {

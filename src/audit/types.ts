@@ -46,6 +46,12 @@ export interface StackRecord {
   updates: StackUpdate[];
   /** The stack's current state (latest checkpoint). */
   current: StateResource[];
+  /**
+   * Who holds the stack's lock, when a DIY backend has one: an update running now, or one that
+   * was killed (`pulumi cancel` removes it). What the current state holds beyond the last history
+   * entry was done by it; the lock is the one place a DIY backend records the OS user.
+   */
+  lockedBy?: string;
 }
 
 /** Reads stacks from a backend. Implementations: file backend, `pulumi` CLI. */
