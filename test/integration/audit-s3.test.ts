@@ -9,7 +9,7 @@
  */
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { expect } from "chai";
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -20,13 +20,15 @@ import { ReportContext } from "../../src/audit/context";
 import { patchEvents } from "../../src/audit/events";
 import { FileBackendHistory } from "../../src/audit/file-backend";
 import { cliRunner, PulumiRunner } from "../../src/audit/pulumi-cli";
+import { S3BackendHistory } from "../../src/audit/s3-backend";
 import { historySource } from "../../src/audit/source";
+import { sleep } from "../../src/lab/host";
 import { s3Client } from "../../src/packages/targets/s3";
-import { pulumiEnv } from "../../src/pulumi/env";
+import { findPulumi, pulumiEnv } from "../../src/pulumi/env";
 import { downSim, upSim } from "../../src/sim/control";
 import { simPaths } from "../../src/sim/files";
 import { freePort, motoServer, s3Server, Server } from "../support/builds";
-import { commandProviderUnavailableReason, pulumiUnavailableReason, REPO_ROOT, runPulumi } from "../support/pulumi";
+import { commandProviderUnavailableReason, createTempProject, pulumiUnavailableReason, REPO_ROOT, runPulumi } from "../support/pulumi";
 
 const STACK = "lab-audit-s3";
 const BUCKET = "smith-state";
@@ -87,7 +89,8 @@ describe("audit over a DIY S3 backend (moto, real engine, simulated fleet)", fun
     await upSim(sim, {
       shape: { machines: 5, clusters: 2, regions: 1, layout: "lab" },
       network: process.env.SMITH_LAB_TEST_NETWORK || "127.0.6",
-      behaviour: { patchSeconds: 0.2, rebootSeconds: 0.5, rebootRate: 1, jitter: 0 },
+      // Patches slow enough that an update can be killed half-way (one machine per cluster at a time).
+      behaviour: { patchSeconds: 1.5, rebootSeconds: 0.5, rebootRate: 1, jitter: 0 },
       hostKeys: "machine",
       stack: STACK,
       build: "2",
@@ -189,6 +192,70 @@ describe("audit over a DIY S3 backend (moto, real engine, simulated fleet)", fun
     expect(r.stdout).to.include(`${STACK}: s3://${BUCKET}/${PREFIX}`);
   });
 
+  it("names the OS user from the stack's lock for the patches of an update that was killed", async () => {
+    // build 4; killed (with its plugins: its own process group) once one machine's patch is in
+    // the bucket's current checkpoint, while other machines still wait their turn in their cluster.
+    await pulumi(["config", "set", "-s", STACK, "smith:build", "4"]);
+    const child = spawn(findPulumi(REPO_ROOT)!, ["up", "-s", STACK, "--yes", "--skip-preview", "--non-interactive"], {
+      cwd: REPO_ROOT,
+      env: { ...pulumiEnv(REPO_ROOT, process.env, STACK), ...env },
+      stdio: "ignore",
+      detached: true,
+    });
+    const exited = new Promise((r) => child.once("exit", r));
+    let patched: string[] = [];
+    try {
+      while (patched.length === 0) {
+        if (child.exitCode !== null) throw new Error(`pulumi up finished (exit ${child.exitCode}) before it could be killed`);
+        await sleep(200);
+        patched = patchEvents(await ctxFor(url).history.read(STACK))
+          .filter((e) => e.build === "4")
+          .map((e) => e.machine);
+      }
+    } finally {
+      process.kill(-child.pid!, "SIGKILL");
+      await exited;
+    }
+    const json = JSON.parse(await auditCommand(ctxFor(url), { stack: [STACK], format: "json" })) as { updates: unknown[]; events: { machine: string; build: string; updateId: string; ranBy: string }[] };
+    expect(json.updates, "a killed update leaves no history entry").to.have.length(2);
+    const four = json.events.filter((e) => e.build === "4");
+    expect(four.map((e) => e.machine)).to.include.members(patched);
+    for (const e of four) {
+      expect(e.updateId).to.equal("current");
+      expect(e.ranBy).to.match(new RegExp(`^${os.userInfo().username}@${os.hostname()} \\(lock of an unfinished update, pid ${child.pid}, since \\d{4}-.*Z\\)$`));
+    }
+    log(`killed after ${four.length} build-4 patch(es); ranBy: ${four[0]!.ranBy}`);
+    await pulumi(["cancel", "-s", STACK, "--yes"]);
+    const after = JSON.parse(await auditCommand(ctxFor(url), { stack: [STACK], format: "json" })) as { events: { build: string; ranBy: string }[] };
+    expect(after.events.filter((e) => e.build === "4").map((e) => e.ranBy)).to.deep.equal(four.map(() => "-"));
+  });
+
+  it("reads history the CLI compressed (PULUMI_DIY_BACKEND_GZIP, then _ZSTD) from the bucket", async () => {
+    const project = createTempProject("smith-compressed", "export const at = new Date().toISOString();\n");
+    try {
+      const u = `s3://${BUCKET}/compressed?endpoint=${s3.url}&s3ForcePathStyle=true&region=us-east-1`;
+      const run = async (args: string[], extra: NodeJS.ProcessEnv = {}) => {
+        const r = await runPulumi(args, { cwd: project.dir, env: { ...project.env, ...AWS, PULUMI_BACKEND_URL: u, ...extra } });
+        if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")}: ${r.stderr.slice(-2000)}`);
+      };
+      await run(["stack", "init", "dev", "--non-interactive"]);
+      await run(["config", "set", "-s", "dev", "smith:build", "2"]);
+      await run(["up", "-s", "dev", "--yes", "--skip-preview", "--non-interactive"], { PULUMI_DIY_BACKEND_GZIP: "true" });
+      await run(["config", "set", "-s", "dev", "smith:build", "3"]);
+      await run(["up", "-s", "dev", "--yes", "--skip-preview", "--non-interactive"], { PULUMI_DIY_BACKEND_ZSTD: "true" });
+      const keys = (await listBucket("compressed/")).filter((k) => k.includes("/history/")).map((k) => k.replace(/.*-\d+\./, ""));
+      expect(keys.sort()).to.deep.equal(["checkpoint.json.gz", "checkpoint.json.zst", "history.json.gz", "history.json.zst"]);
+      const r = await new S3BackendHistory(u, "smith-compressed").read("dev");
+      expect(r.updates.map((x) => [x.build, x.result, (x.resources ?? []).some((res) => res.type === "pulumi:pulumi:Stack")])).to.deep.equal([
+        ["2", "succeeded", true],
+        ["3", "succeeded", true],
+      ]);
+      expect(r.current.some((res) => res.type === "pulumi:pulumi:Stack")).to.equal(true);
+    } finally {
+      project.remove();
+    }
+  });
+
   it("a bad URL, an unreachable endpoint or a missing bucket: one line naming the backend, exit 2", async () => {
     const closed = await freePort();
     const cases: [string, RegExp][] = [
@@ -205,13 +272,13 @@ describe("audit over a DIY S3 backend (moto, real engine, simulated fleet)", fun
     }
   });
 
-  /** Every key in the bucket, with the SDK directly (not smith's reader). */
-  async function listBucket(): Promise<string[]> {
+  /** Every key under `prefix` in the bucket, with the SDK directly (not smith's reader). */
+  async function listBucket(prefix = `${PREFIX}/`): Promise<string[]> {
     const client = s3Client({ region: "us-east-1", endpoint: s3.url, forcePathStyle: true });
     const keys: string[] = [];
     let token: string | undefined;
     do {
-      const r = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${PREFIX}/`, ContinuationToken: token }));
+      const r = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token }));
       keys.push(...(r.Contents ?? []).map((o) => o.Key!));
       token = r.IsTruncated ? r.NextContinuationToken : undefined;
     } while (token);
