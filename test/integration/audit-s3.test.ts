@@ -106,6 +106,7 @@ describe("audit over a DIY S3 backend (moto, real engine, simulated fleet)", fun
   after(async () => {
     if (why) return;
     await downSim(sim);
+    fs.rmSync(sim.dir, { recursive: true, force: true });
     await runPulumi(["stack", "rm", STACK, "--force", "--yes", "--non-interactive"], { cwd: REPO_ROOT, env }).catch(() => undefined);
     fs.rmSync(configFile, { force: true });
     await s3?.stop();
