@@ -1,5 +1,4 @@
 import * as zlib from "zlib";
-import { decompress as zstdDecompress } from "fzstd";
 import { UserError } from "../errors";
 import { pool } from "../shard/lockstep";
 import { checkpointResources, HistoryJson, updateFromHistory } from "./checkpoint";
@@ -130,7 +129,12 @@ export class DiyHistory implements HistorySource {
 export function decode(raw: Buffer, where: string): string {
   try {
     if (raw[0] === 0x1f && raw[1] === 0x8b) return zlib.gunzipSync(raw).toString("utf8");
-    if (raw.length >= 4 && raw.readUInt32LE(0) === 0xfd2fb528) return Buffer.from(zstdDecompress(raw)).toString("utf8");
+    if (raw.length >= 4 && raw.readUInt32LE(0) === 0xfd2fb528) {
+      // Node 20 has no zstd; fzstd (pure JS, no dependencies) loads only for zstd files.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { decompress } = require("fzstd") as typeof import("fzstd");
+      return Buffer.from(decompress(raw)).toString("utf8");
+    }
   } catch (e) {
     throw new UserError(`${where}: cannot decompress (${(e as Error).message})`);
   }

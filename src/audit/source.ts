@@ -5,7 +5,6 @@ import { UserError } from "../errors";
 import { defaultBackendUrl, pulumiHome } from "../pulumi/env";
 import { CliHistory } from "./cli-backend";
 import { FileBackendHistory } from "./file-backend";
-import { S3BackendHistory } from "./s3-backend";
 import type { PulumiRunner } from "./pulumi-cli";
 import type { HistorySource } from "./types";
 
@@ -54,7 +53,12 @@ export function historySource(repoRoot: string, projectDir: string, runner: Pulu
     const dir = url.slice("file://".length).split("?")[0]!.replace(/^~(?=\/)/, env.HOME ?? "~");
     return new FileBackendHistory(path.resolve(projectDir, dir), projectName(projectDir));
   }
-  if (url.startsWith("s3://")) return new S3BackendHistory(url, projectName(projectDir));
+  if (url.startsWith("s3://")) {
+    // The AWS SDK loads only for an s3:// backend (it costs every other command a second).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { S3BackendHistory } = require("./s3-backend") as typeof import("./s3-backend");
+    return new S3BackendHistory(url, projectName(projectDir));
+  }
   if (url.startsWith("gs://") || url.startsWith("azblob://")) return new CliHistory(runner, url.split("?")[0]!, BUCKET_FALLBACK);
   return new CliHistory(runner, url);
 }

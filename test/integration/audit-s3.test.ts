@@ -15,9 +15,10 @@ import * as os from "os";
 import * as path from "path";
 import { parse, stringify } from "yaml";
 import { auditCommand } from "../../cli/commands/audit";
+import { checkpointResources } from "../../src/audit/checkpoint";
 import { CliHistory } from "../../src/audit/cli-backend";
 import { ReportContext } from "../../src/audit/context";
-import { patchEvents } from "../../src/audit/events";
+import { nodeSteps, patchEvents } from "../../src/audit/events";
 import { FileBackendHistory } from "../../src/audit/file-backend";
 import { cliRunner, PulumiRunner } from "../../src/audit/pulumi-cli";
 import { S3BackendHistory } from "../../src/audit/s3-backend";
@@ -84,7 +85,9 @@ describe("audit over a DIY S3 backend (moto, real engine, simulated fleet)", fun
     await runPulumi(["stack", "rm", STACK, "--force", "--yes", "--non-interactive"], { cwd: REPO_ROOT, env });
     await downSim(sim);
     await pulumi(["stack", "init", STACK, "--no-select", "--non-interactive"]);
-    fs.writeFileSync(path.join(dir, "waves.yaml"), stringify({ waves: [{ name: "all" }] }));
+    // The test machine first, then the rest: an update killed once the first wave's patch is in
+    // the checkpoint still has the second wave to do (see the lock test).
+    fs.writeFileSync(path.join(dir, "waves.yaml"), stringify({ waves: [{ name: "test", select: { role: "test" } }, { name: "rest" }] }));
     const t0 = Date.now();
     await upSim(sim, {
       shape: { machines: 5, clusters: 2, regions: 1, layout: "lab" },
@@ -194,8 +197,8 @@ describe("audit over a DIY S3 backend (moto, real engine, simulated fleet)", fun
   });
 
   it("names the OS user from the stack's lock for the patches of an update that was killed", async () => {
-    // build 4; killed (with its plugins: its own process group) once one machine's patch is in
-    // the bucket's current checkpoint, while other machines still wait their turn in their cluster.
+    // build 4; killed (with its plugins: its own process group) as soon as the first wave's patch
+    // is in the bucket's current checkpoint, while the second wave has not started.
     await pulumi(["config", "set", "-s", STACK, "smith:build", "4"]);
     const child = spawn(findPulumi(REPO_ROOT)!, ["up", "-s", STACK, "--yes", "--skip-preview", "--non-interactive"], {
       cwd: REPO_ROOT,
@@ -204,14 +207,15 @@ describe("audit over a DIY S3 backend (moto, real engine, simulated fleet)", fun
       detached: true,
     });
     const exited = new Promise((r) => child.once("exit", r));
+    const client = s3Client({ region: "us-east-1", endpoint: s3.url, forcePathStyle: true });
     let patched: string[] = [];
     try {
       while (patched.length === 0) {
         if (child.exitCode !== null) throw new Error(`pulumi up finished (exit ${child.exitCode}) before it could be killed`);
-        await sleep(200);
-        patched = patchEvents(await ctxFor(url).history.read(STACK))
-          .filter((e) => e.build === "4")
-          .map((e) => e.machine);
+        await sleep(100);
+        const r = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}/.pulumi/stacks/smith/${STACK}.json` }));
+        const steps = nodeSteps(checkpointResources(JSON.parse(await r.Body!.transformToString())) ?? []);
+        patched = [...steps].filter(([, st]) => st.patch?.build === "4").map(([m]) => m);
       }
     } finally {
       process.kill(-child.pid!, "SIGKILL");
