@@ -22,7 +22,9 @@ export class CliHistory implements HistorySource {
   }
 
   async read(stack: string): Promise<StackRecord> {
-    const list = (await pulumiJson(this.runner, ["stack", "history", "--json", "-s", stack], `--stack ${stack}`)) as HistoryJson[] | null;
+    // The CLI's own reason, with the backend it was asked about.
+    const what = `--stack ${stack} (backend ${this.describe()})`;
+    const list = (await pulumiJson(this.runner, ["stack", "history", "--json", "-s", stack], what)) as HistoryJson[] | null;
     const updates: StackUpdate[] = [];
     for (const h of list ?? []) {
       let resources = null;
@@ -33,7 +35,7 @@ export class CliHistory implements HistorySource {
       updates.push(updateFromHistory(stack, typeof h.version === "number" && h.version > 0 ? String(h.version) : `${stack}@${String(h.startTime)}`, h, resources));
     }
     updates.sort((a, b) => Date.parse(a.startTime) - Date.parse(b.startTime));
-    const current = checkpointResources(await pulumiJson(this.runner, ["stack", "export", "-s", stack], `--stack ${stack}`)) ?? [];
+    const current = checkpointResources(await pulumiJson(this.runner, ["stack", "export", "-s", stack], what)) ?? [];
     return { stack, source: this.describe(), updates, current };
   }
 }
