@@ -162,6 +162,12 @@ describe("audit over a DIY S3 backend (moto, real engine, simulated fleet)", fun
     expect(json.events.filter((e) => e.build === "3").every((e) => e.updateId === ids[1])).to.equal(true);
     expect(json.events.every((e) => e.packages.length > 0)).to.equal(true);
     expect(json.current[STACK]).to.not.include(removed);
+    try {
+      await auditCommand(ctxFor(url), { stack: ["lab-nope"], format: "json" });
+      expect.fail("no error");
+    } catch (e) {
+      expect((e as Error).message).to.equal(`--stack lab-nope: no such stack of project smith in s3://${BUCKET}/${PREFIX} (endpoint ${s3.url}) (stacks: ${STACK})`);
+    }
 
     // What the CLI path alone gives on this backend: no checkpoint per update, so the removed
     // machine's only patch is lost (the gap this reader closes).

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import * as http from "http";
 import * as zlib from "zlib";
 import { CliHistory } from "../../src/audit/cli-backend";
 import { DiyHistory, ObjectStore, StoredObject } from "../../src/audit/diy-history";
@@ -187,6 +188,48 @@ describe("audit: S3 failures are one line naming the backend", () => {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }
+    }
+  });
+});
+
+describe("audit: the requests an s3:// URL makes", () => {
+  /** A local S3 endpoint that answers every listing with nothing and records what it was asked. */
+  async function emptyS3(): Promise<{ url: string; seen: { url: string; auth: string | undefined }[]; close(): void }> {
+    const seen: { url: string; auth: string | undefined }[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push({ url: req.url!, auth: req.headers.authorization });
+      res.setHeader("content-type", "application/xml");
+      res.end('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>state</Name><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>');
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, seen, close: () => server.close() };
+  }
+  const creds = { AWS_ACCESS_KEY_ID: "k", AWS_SECRET_ACCESS_KEY: "s" };
+  const saved: Record<string, string | undefined> = {};
+  before(() => {
+    for (const [k, v] of Object.entries(creds)) (saved[k] = process.env[k]), (process.env[k] = v);
+  });
+  after(() => {
+    for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v);
+  });
+
+  it("path style under the prefix, signed; unsigned with anonymous=true", async () => {
+    const s3 = await emptyS3();
+    try {
+      for (const anonymous of [false, true]) {
+        const h = new S3BackendHistory(`s3://state/team/smith?endpoint=${s3.url}&s3ForcePathStyle=true&region=eu-west-1${anonymous ? "&anonymous=true" : ""}`, "smith");
+        await h.read("dev").then(
+          () => expect.fail("no error"),
+          (e: Error) => expect(e.message).to.equal(`--stack dev: no such stack of project smith in s3://state/team/smith (endpoint ${s3.url}) (stacks: none)`),
+        );
+        const first = s3.seen.splice(0)[0]!;
+        expect(decodeURIComponent(first.url)).to.match(/^\/state\/?\?.*prefix=team\/smith\/\.pulumi\/stacks\/smith\//);
+        expect(decodeURIComponent(first.url)).to.include("delimiter=/");
+        if (anonymous) expect(first.auth, "anonymous").to.equal(undefined);
+        else expect(first.auth).to.match(/^AWS4-HMAC-SHA256 Credential=k\/\d{8}\/eu-west-1\/s3\/aws4_request/);
+      }
+    } finally {
+      s3.close();
     }
   });
 });
