@@ -30,6 +30,7 @@ import { downSim, upSim } from "../../src/sim/control";
 import { simPaths } from "../../src/sim/files";
 import { freePort, motoServer, s3Server, Server } from "../support/builds";
 import { commandProviderUnavailableReason, createTempProject, pulumiUnavailableReason, REPO_ROOT, runPulumi } from "../support/pulumi";
+import { childProcesses } from "../support/smith-cli";
 
 const STACK = "lab-audit-s3";
 const BUCKET = "smith-state";
@@ -224,7 +225,16 @@ describe("audit over a DIY S3 backend (moto, real engine, simulated fleet)", fun
         patched = [...steps].filter(([, st]) => st.patch?.build === "4").map(([m]) => m);
       }
     } finally {
+      // The CLI's plugins run in process groups of their own: kill the whole tree, by pid.
+      const tree = descendants(child.pid!);
       process.kill(-child.pid!, "SIGKILL");
+      for (const pid of tree) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // gone with the CLI
+        }
+      }
       await exited;
     }
     const json = JSON.parse(await auditCommand(ctxFor(url), { stack: [STACK], format: "json" })) as { updates: unknown[]; events: { machine: string; build: string; updateId: string; ranBy: string }[] };
@@ -294,6 +304,12 @@ describe("audit over a DIY S3 backend (moto, real engine, simulated fleet)", fun
       token = r.IsTruncated ? r.NextContinuationToken : undefined;
     } while (token);
     return keys.sort();
+  }
+
+  /** Every process below `pid` (children first found, then theirs), from /proc. */
+  function descendants(pid: number): number[] {
+    const kids = childProcesses(pid, "");
+    return [...kids, ...kids.flatMap(descendants)];
   }
 
   /** The CLI with this test's backend and credentials. */
