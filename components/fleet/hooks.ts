@@ -1,5 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
-import type { remote } from "@pulumi/command";
+import type { RemoteCommand } from "./remote-plain";
 import type { Machine } from "../../src/inventory/schema";
 
 /**
@@ -34,5 +34,5 @@ export interface NodeHooks {
   /** Resources the patch waits for (they wait for `ctx.after`). */
   beforePatch?: (ctx: NodeHookContext) => pulumi.Resource[];
   /** Resources that run after the healthcheck passed; the next node of the chain waits for them. */
-  afterHealth?: (ctx: NodeHookContext & { health: remote.Command }) => pulumi.Resource[];
+  afterHealth?: (ctx: NodeHookContext & { health: RemoteCommand }) => pulumi.Resource[];
 }

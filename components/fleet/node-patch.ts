@@ -18,6 +18,7 @@ import {
   rebootProbeDelayMs,
 } from "./node-commands";
 import { nodeSummary, rebootOutcome } from "./reports";
+import { PlainCopyToRemote, PlainRemoteCommand, type RemoteCommand } from "./remote-plain";
 
 /** When this program run started (module load): patch reports older than that are stored results. */
 const PROGRAM_STARTED_AT = new Date();
@@ -152,9 +153,9 @@ export class NodePatch extends pulumi.ComponentResource {
   public readonly hostKeyFingerprint: string;
   /** The chain revision (chainRevision): recorded in the `nodes` output. */
   public readonly revision: string;
-  public readonly agentCopy: remote.CopyToRemote;
-  public readonly patch: remote.Command;
-  public readonly health: remote.Command;
+  public readonly agentCopy: pulumi.CustomResource;
+  public readonly patch: RemoteCommand;
+  public readonly health: RemoteCommand;
   /** The end of the node: the next node of the chain waits for these (health, or the afterHealth hooks). */
   public readonly last: pulumi.Resource[];
 
@@ -208,7 +209,10 @@ export class NodePatch extends pulumi.ComponentResource {
 
     // In the chain (after `after`): copying changes nothing on the machine, but a new agent
     // must not be copied to the whole fleet at once either.
-    this.agentCopy = new remote.CopyToRemote(
+    // With the program's SSH agent the connection holds no secret: it is stored plain (remote-plain.ts).
+    const Copy = args.agentSocketPath ? PlainCopyToRemote : remote.CopyToRemote;
+    const Command = args.agentSocketPath ? PlainRemoteCommand : remote.Command;
+    this.agentCopy = new Copy(
       `${name}-agent`,
       // Relative to the project dir: the state then does not change when the checkout moves.
       { connection, source: new pulumi.asset.FileAsset(path.relative(process.cwd(), agentPath)), remotePath: agentCopyPath(sha), triggers },
@@ -218,7 +222,7 @@ export class NodePatch extends pulumi.ComponentResource {
     const ctx: NodeHookContext = { name, machine: m, build: args.build, previousBuild: args.previousBuild, parent: this, after, triggers, frozen };
     const before = args.hooks?.beforePatch?.(ctx) ?? [];
 
-    this.patch = new remote.Command(
+    this.patch = new Command(
       `${name}-patch`,
       {
         connection,
@@ -270,7 +274,7 @@ export class NodePatch extends pulumi.ComponentResource {
       return nodeHealthCommand({ role: m.role, user, reboot, agentSha256: sha });
     });
 
-    this.health = new remote.Command(
+    this.health = new Command(
       `${name}-health`,
       {
         // Dial until sshd accepts logins again (boot, /run/nologin); customTimeouts bounds it.

@@ -260,3 +260,11 @@ describe("fleet helpers (pure)", () => {
     });
   });
 });
+
+describe("remote commands with a plain connection (components/fleet/remote-plain.ts)", () => {
+  it("refuses a connection that carries a key, a password or a proxy", async () => {
+    const { PlainRemoteCommand, PlainCopyToRemote } = await import("../../components/fleet/remote-plain");
+    expect(() => new PlainRemoteCommand("x", { connection: { host: "h", privateKey: "k" }, create: "true" })).to.throw(/x: a connection with a key, password or proxy must stay secret/);
+    expect(() => new PlainCopyToRemote("y", { connection: { host: "h", password: "p" }, source: "s" as never, remotePath: "/r" })).to.throw(/y: a connection with a key/);
+  });
+});

@@ -127,6 +127,9 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
     expect(conn.agentSocketPath).to.match(/smith-ssh-.*\/agent\.sock$/);
     expect(fs.statSync(path.dirname(String(conn.agentSocketPath))).mode & 0o077).to.equal(0);
     for (const r of rec.resources) expect(JSON.stringify(r.raw), r.name).to.not.contain("stack-test-key");
+    // Nothing secret left in the connection, so it is stored plain (no ciphertext per checkpoint write).
+    expect(JSON.stringify(rec.byName("a1-patch").raw)).to.not.contain("1b47061264138c4ac30d75fd1eb44270");
+    expect(conn).to.deep.include({ dialErrorLimit: 10, perDialTimeout: 15, user: "root" });
   });
 
   it("holds an unapproved wave and every later one: never-patched nodes are not registered", async () => {
