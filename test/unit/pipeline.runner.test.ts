@@ -15,6 +15,7 @@ const PIPELINE = loadPipeline(path.join(REPO, "waves", "pipeline.lab.yaml"));
 
 class RecordingSink implements EscalationSink {
   readonly name = "recording";
+  readonly dedupes = true;
   readonly calls: string[] = [];
   async trigger(i: Incident) {
     this.calls.push(`trigger ${i.key} ${i.step} ${i.error}`);
@@ -128,6 +129,33 @@ describe("smith rollout (runner, against in-memory stacks)", () => {
     expect(r.record.stages.slice(2).every((s) => s.result === "pending")).to.equal(true);
     expect(prod.ups).to.have.length(0);
     expect(sink.calls).to.have.length(2);
+  });
+
+  it("over the failure budget while an update runs: the update is cancelled, no new cluster starts; a re-run over budget starts nothing", async () => {
+    const strict = parsePipeline("retries: { count: 0, backoffSeconds: 0 }\nfailureBudget: 0\nstages:\n  - name: dev\n    run: { stacks: [lab-dev] }\n", "strict.yaml");
+    dev.failing.set("dev-syd01-carrier1-master-01", 99);
+    const r = await runRollout(strict, { build: "3" }, deps());
+    expect(r.result).to.equal("stopped");
+    expect(r.message).to.equal(
+      "stage dev: lab-dev: wave sample: 1 of 2 cluster(s) halted (dev-syd01-carrier1), failure budget 0; update cancelled: steps in flight finished, nothing new started",
+    );
+    const trip = events.findIndex((e) => e.type === "budget");
+    expect(events[trip]).to.deep.include({ stack: "lab-dev", machine: "dev-syd01-carrier1-master-01" });
+    // The fake runs a wave's clusters one after the other: the cluster after the trip never starts.
+    expect(events.slice(trip).filter((e) => e.type === "node" && e.state === "start")).to.deep.equal([]);
+    expect(dev.patched.filter((m) => m.startsWith("prestage-"))).to.deep.equal([]);
+    expect(JSON.parse(dev.cfg.halted!.value)).to.deep.equal(["dev-syd01-carrier1-master-01@3"]);
+    expect(dev.ups).to.have.length(1);
+
+    // Resumed without a fix: still over budget, nothing runs.
+    const again = await runRollout(strict, { build: "3" }, deps());
+    expect(again.message).to.match(/wave sample: 1 of 2 cluster\(s\) halted \(dev-syd01-carrier1\), failure budget 0 \(already halted/);
+    expect(dev.ups).to.have.length(1);
+    // Fixed, --retry-halted: the stage finishes.
+    dev.failing.delete("dev-syd01-carrier1-master-01");
+    const fixed = await runRollout(strict, { build: "3", retryHalted: true }, deps());
+    expect(fixed.exitCode, fixed.message).to.equal(0);
+    expect(fixed.record.machines.filter((m) => m.result !== "patched").map((m) => m.machine)).to.deep.equal([]);
   });
 
   it("review: a hard stop while a failure of the build is unresolved, until someone accepts it", async () => {
