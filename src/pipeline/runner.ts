@@ -133,7 +133,7 @@ async function rollout(p: PipelineFile, o: RolloutOptions, deps: RolloutDeps, na
   let result: ChangeRecord["result"] = "completed";
   let message = `build ${o.build}: every stage of ${p.source} done`;
   const record = () => buildRecord(p, o.build, journal, stages, result, infos, deps.drivers, now);
-  let change = await openChange(deps.changeSinks, journal, await record(), (l) => progress({ ts: iso(now()), type: "info", message: l }));
+  let change = await openChange(deps.changeSinks, journal, record, (l) => progress({ ts: iso(now()), type: "info", message: l }));
 
   for (const stage of p.stages) {
     const kind = stageKind(stage);
@@ -180,7 +180,7 @@ async function rollout(p: PipelineFile, o: RolloutOptions, deps: RolloutDeps, na
   const final = await record();
   const files = writeRecord(deps.stateDir, name, final);
   if (result !== "waiting") {
-    change = change ?? (await openChange(deps.changeSinks, journal, final, () => undefined));
+    change = change ?? (await openChange(deps.changeSinks, journal, async () => final, () => undefined));
     for (const s of deps.changeSinks) {
       if (!change || change.sink !== s.name) continue;
       await s.close(change.ref, final).catch((err: Error) => progress({ ts: iso(now()), type: "info", message: `change sink ${s.name}: close failed: ${err.message}` }));
@@ -263,11 +263,13 @@ function writeRecord(stateDir: string, name: string, r: ChangeRecord): { json: s
   return { json, markdown };
 }
 
-async function openChange(sinks: ChangeSink[], journal: Journal, r: ChangeRecord, warn: (l: string) => void): Promise<{ sink: string; ref: string } | undefined> {
-  if (journal.data.change) return journal.data.change;
+/** Opens the change request once per rollout; the record (the stacks' state: CLI calls) is read only when one is opened. */
+async function openChange(sinks: ChangeSink[], journal: Journal, r: () => Promise<ChangeRecord>, warn: (l: string) => void): Promise<{ sink: string; ref: string } | undefined> {
+  if (journal.data.change || sinks.length === 0) return journal.data.change;
+  const rec = await r();
   for (const s of sinks) {
     try {
-      journal.data.change = { sink: s.name, ref: await s.open(r) };
+      journal.data.change = { sink: s.name, ref: await s.open(rec) };
       journal.save();
       return journal.data.change;
     } catch (err) {
