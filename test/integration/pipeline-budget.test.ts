@@ -37,6 +37,7 @@ function log(msg: string): void {
 }
 
 interface NodeEvent {
+  ts: string;
   type: string;
   machine: string;
   cluster: string;
@@ -56,7 +57,12 @@ describe("smith rollout: the failure budget stops an update in flight (lab)", fu
   let order: Map<string, string[]>;
   const faulty: string[] = [];
 
-  const rollout = (name: string, extra: string[] = []) => smith(["rollout", "--build", "2", "--pipeline", pipelineFile, "--events", events, "--state-dir", stateDir, ...extra], path.join(scratch, `${name}.out`));
+  const rollout = async (name: string, extra: string[] = []) => {
+    const t0 = Date.now();
+    const r = await run(name, extra);
+    return { ...r, seconds: (Date.now() - t0) / 1000 };
+  };
+  const run = (name: string, extra: string[]) => smith(["rollout", "--build", "2", "--pipeline", pipelineFile, "--events", events, "--state-dir", stateDir, ...extra], path.join(scratch, `${name}.out`));
 
   before(async function () {
     const why = labSkipReason() ?? pulumiUnavailableReason() ?? commandProviderUnavailableReason();
@@ -111,12 +117,18 @@ describe("smith rollout: the failure budget stops an update in flight (lab)", fu
     await labFault(slow!, "slow", true, SLOW_SECONDS);
 
     const r1 = await rollout("run-1");
-    log(`rollout with 2 faulty clusters: exit ${r1.code}: ${tail(r1.output, 1)}`);
+    log(`rollout with 2 faulty clusters: exit ${r1.code} after ${r1.seconds.toFixed(0)} s: ${tail(r1.output, 1)}`);
     expect(r1.code, tail(r1.output)).to.equal(1);
     expect(r1.output).to.match(/wave all: 2 of 3 cluster\(s\) halted \((prod-bom01-carrier1, prod-dub01-carrier1|prod-dub01-carrier1, prod-bom01-carrier1)\), failure budget 1; update cancelled/);
 
     const lines = fs.readFileSync(events, "utf8").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as NodeEvent);
     const trip = lines.findIndex((e) => e.type === "budget");
+    const firstPatch = lines.find((e) => e.type === "node" && e.step === "patch" && e.state === "start");
+    const upEnd = lines.find((e, i) => i > trip && e.type === "up");
+    if (firstPatch && trip >= 0 && upEnd) {
+      const at = (e: NodeEvent) => Date.parse(e.ts) / 1000;
+      log(`trip ${(at(lines[trip]!) - at(firstPatch)).toFixed(0)} s after the first patch start; the cancelled update ended ${(at(upEnd) - at(lines[trip]!)).toFixed(0)} s after the trip (the slow patch in flight)`);
+    }
     expect(trip, "a budget event").to.be.greaterThan(0);
     const after = lines.slice(trip + 1).filter((e) => e.type === "node");
     const before = lines.slice(0, trip).filter((e) => e.type === "node");
@@ -138,7 +150,7 @@ describe("smith rollout: the failure budget stops an update in flight (lab)", fu
     for (const m of faulty) await labFault(m, "postinst-fail", false);
     await labFault(slow!, "slow", false);
     const r2 = await rollout("run-2", ["--retry-halted"]);
-    log(`rollout --retry-halted: exit ${r2.code}: ${tail(r2.output, 1)}`);
+    log(`rollout --retry-halted: exit ${r2.code} after ${r2.seconds.toFixed(0)} s: ${tail(r2.output, 1)}`);
     expect(r2.code, tail(r2.output)).to.equal(0);
     const rec = JSON.parse(fs.readFileSync(path.join(stateDir, "pipeline.budget", "change-2.json"), "utf8")) as ChangeRecord;
     expect(rec.machines.filter((m) => m.result !== "patched" || m.build !== "2").map((m) => `${m.machine} ${m.result}`)).to.deep.equal([]);
