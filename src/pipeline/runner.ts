@@ -14,7 +14,7 @@ import { acquireRolloutLock } from "./lock";
 import type { ProgressEvent, ProgressSink } from "./progress";
 import { machineRecords, stageRanges } from "./records";
 import { iso, RolloutContext, StageOutcome } from "./rollout-context";
-import { runStage } from "./run-stage";
+import { runStageGroup, stageGroup } from "./stage-groups";
 import { PipelineFile, pipelineStacks, stageKind } from "./schema";
 import { NodeWindows } from "./timing";
 
@@ -135,13 +135,22 @@ async function rollout(p: PipelineFile, o: RolloutOptions, deps: RolloutDeps, na
   const record = () => buildRecord(p, o.build, journal, stages, result, infos, deps.drivers, now);
   let change = await openChange(deps.changeSinks, journal, record, (l) => progress({ ts: iso(now()), type: "info", message: l }));
 
-  for (const stage of p.stages) {
+  // Outcomes of run stages that ran in one update with an earlier one (stage-groups.ts).
+  const merged = new Map<string, { out: StageOutcome; startedAt: string }>();
+  for (const [index, stage] of p.stages.entries()) {
     const kind = stageKind(stage);
-    const startedAt = iso(now());
-    progress({ ts: startedAt, type: "stage", stage: stage.name, kind, state: "start" });
+    const ahead = merged.get(stage.name);
+    const startedAt = ahead?.startedAt ?? iso(now());
+    progress({ ts: iso(now()), type: "stage", stage: stage.name, kind, state: "start" });
     let out: StageOutcome;
     try {
-      out = kind === "run" ? await runStage(stage, ctx) : kind === "verify" ? await verifyStage(stage, ctx) : kind === "soak" ? await soakStage(stage, ctx) : await approvalStage(stage, ctx);
+      if (ahead) out = ahead.out;
+      else if (kind === "run") {
+        const group = stageGroup(p.stages, index, o.until, ctx.untilWaveSupported);
+        const outs = await runStageGroup(group, ctx);
+        outs.forEach((x, k) => merged.set(group[k]!.name, { out: x, startedAt }));
+        out = outs[0]!;
+      } else out = kind === "verify" ? await verifyStage(stage, ctx) : kind === "soak" ? await soakStage(stage, ctx) : await approvalStage(stage, ctx);
     } catch (err) {
       if (err instanceof UserError) throw err;
       out = { state: "failed", detail: (err as Error).message.split("\n")[0]! };

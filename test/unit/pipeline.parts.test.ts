@@ -8,6 +8,8 @@ import { budgetProblems, BudgetWatch } from "../../src/pipeline/budget";
 import { heldBehindHalts, stageWaves } from "../../src/pipeline/context";
 import { errorSummary, translateEngineEvent } from "../../src/pipeline/events";
 import { resolveStateDir } from "../../src/pipeline/state-dir";
+import { stageGroup } from "../../src/pipeline/stage-groups";
+import { parsePipeline } from "../../src/pipeline/load";
 import type { Plan } from "../../src/plan/types";
 
 const URN = (m: string, step: string) => `urn:pulumi:lab::smith::smith:fleet:PatchWave$smith:fleet:ClusterRollout$smith:fleet:NodePatch$command:remote:Command::${m}-${step}`;
@@ -81,6 +83,20 @@ describe("pipeline parts", () => {
     expect(resolveStateDir("/pv/journal", { SMITH_PIPELINE_STATE_DIR: "/ignored" }, "/repo", "/cwd")).to.equal("/pv/journal");
     expect(resolveStateDir("j", {}, "/repo", "/cwd")).to.equal("/cwd/j");
     expect(() => resolveStateDir(" ", {}, "/repo", "/cwd")).to.throw('flag --state-dir: must be a directory (got " ")');
+  });
+
+  it("stage groups: consecutive run stages of one stack, not past --until, only with smith:untilWave, never shards", () => {
+    const p = parsePipeline(
+      ["stages:", "  - { name: a, run: { stacks: [s], untilWave: w1 } }", "  - { name: b, run: { stacks: [s], untilWave: w2 } }", "  - { name: c, run: { stacks: [s] } }", "  - { name: d, approval: { stack: s, wave: w4 } }", "  - { name: e, run: { stacks: [s] } }", "  - { name: f, run: { stacks: [t] } }", "  - { name: g, run: { stacks: [t, u] } }", "  - { name: h, run: { stacks: [t, u] } }", ""].join("\n"),
+      "g.yaml",
+    );
+    const names = (i: number, until?: string, supported = true) => stageGroup(p.stages, i, until, supported).map((s) => s.name).join("");
+    expect(names(0)).to.equal("abc"); // the approval ends it
+    expect(names(0, "b")).to.equal("ab");
+    expect(names(0, "a")).to.equal("a");
+    expect(names(0, undefined, false)).to.equal("a");
+    expect(names(4)).to.equal("e"); // another stack next
+    expect(names(6)).to.equal("g"); // shards go wave by wave in lockstep
   });
 
   it("the program holds halted clusters the same way (rolloutWaves), and says so in the rollout output", () => {

@@ -216,6 +216,40 @@ describe("smith rollout (runner, against in-memory stacks)", () => {
     expect(order.map((o) => o.split(":")[1])).to.deep.equal(["test", "test", "sample", "sample", "rest", "rest"]);
   });
 
+  it("consecutive run stages of one stack run as one update (main, haproxy01, haproxy02), each with its own outcome; a stop goes to the stage of its wave", async () => {
+    const untilSet: string[] = [];
+    const orig = prod.setConfig.bind(prod);
+    prod.setConfig = async (k, v, sec) => {
+      if (k === "untilWave") untilSet.push(v);
+      return orig(k, v, sec);
+    };
+    await prod.setList("approvals", ["main@3"]);
+    const r = await runRollout(PIPELINE, { build: "3" }, deps({ untilWaveSupported: true }));
+    expect(r.exitCode, r.message).to.equal(0);
+    expect(untilSet).to.deep.equal(["canary", "haproxy02"]);
+    expect(prod.ups).to.have.length(2); // canary; then main + haproxy01 + haproxy02 in one
+    const by = Object.fromEntries(r.record.stages.map((st) => [st.name, `${st.result}: ${st.detail}`]));
+    expect(by.main).to.equal("done: lab-prod: main (one update with stages main, haproxy01, haproxy02)");
+    expect(by.haproxy01).to.match(/^done: lab-prod: haproxy01\/phase-1.* \(one update with stages main, haproxy01, haproxy02\)$/);
+    expect(r.record.machines.filter((m) => m.result !== "patched").map((m) => m.machine)).to.deep.equal([]);
+
+    // Over budget in haproxy01's wave: main is done, haproxy01 stopped, haproxy02 never ran.
+    const strict = parsePipeline(fs.readFileSync(path.join(REPO, "waves", "pipeline.lab.yaml"), "utf8").replace("failureBudget: 1", "failureBudget: 0"), "strict.yaml");
+    const fresh = new FakeStack("lab-prod", Object.fromEntries(Object.entries(prod.cfg).map(([k, v]) => [k, v.value])));
+    fresh.soakOf = prod.soakOf;
+    fresh.now = prod.now;
+    fresh.failing.set("prod-dub01-carrier1-haproxy01", 99); // haproxy01's only machine outside the canary region
+    events.length = 0;
+    const stopped = await runRollout(strict, { build: "4" }, deps({ untilWaveSupported: true, drivers: async (st) => (st === "lab-dev" ? dev : fresh) }));
+    await fresh.setList("approvals", ["main@4"]);
+    const resumed = await runRollout(strict, { build: "4" }, deps({ untilWaveSupported: true, drivers: async (st) => (st === "lab-dev" ? dev : fresh) }));
+    expect(stopped.result, stopped.message).to.equal("waiting"); // the decision, before main
+    const res = Object.fromEntries(resumed.record.stages.map((st) => [st.name, st.result]));
+    expect(resumed.result).to.equal("stopped");
+    expect(resumed.message).to.match(/^stage haproxy01: lab-prod: wave haproxy01\/phase-1: 1 of 1 cluster\(s\) halted/);
+    expect(res).to.deep.include({ main: "done", haproxy01: "stopped", haproxy02: "pending" });
+  });
+
   it("an unknown --until stage or an unpublished build is refused", async () => {
     const err = await runRollout(PIPELINE, { build: "3", until: "nope" }, deps()).then(() => null, (e: Error) => e);
     expect(err?.message).to.match(/^flag --until: no stage "nope" in .*pipeline\.lab\.yaml \(stages: build, dev,/);
