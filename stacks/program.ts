@@ -27,6 +27,7 @@ import { readStackConfig } from "./config";
 import { kubeHookSettings, kubeNodeHooks } from "../components/kube/hooks";
 import { selectShard, shardFleet, shardPlan } from "../src/shard/shard";
 import { LockstepSettings, waveBarrier } from "../components/fleet/lockstep";
+import { startKeyAgent } from "../src/ssh/key-agent";
 import { applyUntilWave } from "../src/shard/until-wave";
 
 export interface ProgramOptions {
@@ -122,9 +123,11 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
     pulumi.log.info(`${plan.unassigned.length} machine(s) are in no wave and are left alone: ${first.join("; ")}${plan.unassigned.length > 3 ? "; …" : ""}`);
   }
 
+  // The key stays in this process: commands authenticate through its agent socket.
+  const keyAgent = await startKeyAgent(plainValue(privateKey));
   const settings: NodeSettings = {
     repoUrl: config.repoUrl,
-    privateKey,
+    agentSocketPath: keyAgent.socketPath,
     sshUser: config.sshUser,
     agentPath: opts.agentPath,
     healthTimeoutMinutes: config.healthTimeoutMinutes,

@@ -44,7 +44,7 @@ export interface LockstepOptions {
 }
 
 /** Runs `fn` over `items` with at most `n` at a time, keeping results in input order. */
-async function pool<T, R>(items: readonly T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+export async function pool<T, R>(items: readonly T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   const worker = async () => {

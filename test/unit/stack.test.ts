@@ -121,9 +121,12 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
     for (const r of rec.resources.filter((x) => x.custom && x.type.startsWith("command:"))) {
       expect((r.inputs.connection as Record<string, unknown>).hostKey, r.name).to.equal(ED);
     }
-    // The key came from the file and stayed secret.
-    expect((rec.byName("a1-patch").inputs.connection as Record<string, unknown>).privateKey).to.equal(KEY);
-    expect(JSON.stringify(rec.byName("a1-patch").raw)).to.contain("1b47061264138c4ac30d75fd1eb44270");
+    // The key stays in the program: commands log in through its SSH agent; no resource holds it.
+    const conn = rec.byName("a1-patch").inputs.connection as Record<string, unknown>;
+    expect(conn.privateKey).to.equal(undefined);
+    expect(conn.agentSocketPath).to.match(/smith-ssh-.*\/agent\.sock$/);
+    expect(fs.statSync(path.dirname(String(conn.agentSocketPath))).mode & 0o077).to.equal(0);
+    for (const r of rec.resources) expect(JSON.stringify(r.raw), r.name).to.not.contain("stack-test-key");
   });
 
   it("holds an unapproved wave and every later one: never-patched nodes are not registered", async () => {
@@ -294,7 +297,9 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
     await run();
     const c = rec.byName("t1-patch").inputs.connection as Record<string, unknown>;
     expect(c.hostKey).to.equal(ED);
-    expect(c.privateKey).to.equal(KEY);
+    // The secret key went to the program's SSH agent, not into the connection.
+    expect(c.privateKey).to.equal(undefined);
+    expect(fs.existsSync(String(c.agentSocketPath))).to.equal(true);
   });
 
   describe("lab conveniences never reach a real stack (issue 7 §1)", () => {
