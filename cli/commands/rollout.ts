@@ -17,6 +17,7 @@ import { plainLine, ProgressEvent } from "../../src/pipeline/progress";
 import { runRollout } from "../../src/pipeline/runner";
 import { latestPublishedBuild } from "../../src/pipeline/latest";
 import { PipelineFile, pipelineStacks, stageKind } from "../../src/pipeline/schema";
+import { resolveStateDir, STATE_DIR_ENV } from "../../src/pipeline/state-dir";
 import { renderSummary } from "../../src/pipeline/summary";
 import type { RegisterCommand } from "./index";
 
@@ -29,6 +30,7 @@ interface Flags {
   wait: boolean;
   retryHalted?: boolean;
   servicenow?: string;
+  stateDir?: string;
 }
 
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
@@ -100,9 +102,11 @@ export const registerRollout: RegisterCommand = (program) => {
     .option("--no-wait", "do not wait out soaks: stop (exit 3) and say when to run again")
     .option("--retry-halted", "try machines halted for this build again (clears smith:halted entries of the build)")
     .option("--servicenow <url>", "also record the change in ServiceNow (credentials from SMITH_SERVICENOW_USER/PASSWORD)")
+    .option("--state-dir <dir>", `journal, lock and change records (resumed runs must use the same); default $${STATE_DIR_ENV}, else .smith/pipeline`)
     .action(async (f: Flags) => {
       if (!/^([1-9][0-9]*|latest)$/.test(f.build)) throw new UserError(`flag --build: must be a positive integer or "latest" (got ${JSON.stringify(f.build)})`);
       const pipeline = loadPipeline(f.pipeline);
+      const stateDir = resolveStateDir(f.stateDir, process.env, REPO_ROOT);
       const drivers = driverCache();
       if (f.build === "latest") f.build = await latestBuild(pipeline, drivers);
       if (f.dryRun) {
@@ -137,7 +141,7 @@ export const registerRollout: RegisterCommand = (program) => {
           {
             drivers,
             projectDir: REPO_ROOT,
-            stateDir: path.join(REPO_ROOT, ".smith", "pipeline"),
+            stateDir,
             progress,
             sinksFor: escalationSinks,
             changeSinks: changeSinks(f),

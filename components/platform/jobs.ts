@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { PipelineSpec } from "../../src/platform/config";
-import { COMMANDS, cronJobSpec, EGRESS_LABEL, jobSpec, labels, PATHS, podSecurityContext, secretEnv, smithContainer, TMP_VOLUME } from "../../src/platform/workloads";
+import { COMMANDS, cronJobSpec, EGRESS_LABEL, jobSpec, labels, PATHS, podSecurityContext, ROLLOUT_STATE_SIZE, secretEnv, smithContainer, TMP_VOLUME } from "../../src/platform/workloads";
 import { SECRETS } from "./credentials";
-import { meta, WorkloadSettings } from "./meta";
+import { meta, volumeClaim, WorkloadSettings } from "./meta";
 
 interface JobSettings extends WorkloadSettings {
   /** Mount the account's API token (the rollout's node drains need the API). */
@@ -18,7 +18,13 @@ const JOB_ENV = [
   { name: "PULUMI_SKIP_UPDATE_CHECK", value: "true" },
 ];
 
-function podSpec(s: JobSettings, container: string, args: string[], withSsh: boolean): object {
+/** A volume of the pod and where the container mounts it. */
+interface Mounted {
+  volume: object;
+  mount: object;
+}
+
+function podSpec(s: JobSettings, container: string, args: string[], withSsh: boolean, extra: Mounted[] = []): object {
   return {
     serviceAccountName: s.serviceAccount,
     automountServiceAccountToken: s.automountToken,
@@ -31,34 +37,44 @@ function podSpec(s: JobSettings, container: string, args: string[], withSsh: boo
         args,
         resources: s.resources,
         env: [...JOB_ENV, ...(withSsh ? [{ name: "SMITH_SSH_KEY_FILE", value: `${PATHS.sshKey}/id` }] : [])],
-        volumeMounts: withSsh ? [{ name: "ssh", mountPath: PATHS.sshKey, readOnly: true }] : [],
+        volumeMounts: [...(withSsh ? [{ name: "ssh", mountPath: PATHS.sshKey, readOnly: true }] : []), ...extra.map((e) => e.mount)],
       }),
     ],
-    volumes: [TMP_VOLUME, ...(withSsh ? [{ name: "ssh", secret: { secretName: SECRETS.ssh, defaultMode: 0o400 } }] : [])],
+    volumes: [TMP_VOLUME, ...(withSsh ? [{ name: "ssh", secret: { secretName: SECRETS.ssh, defaultMode: 0o400 } }] : []), ...extra.map((e) => e.volume)],
   };
 }
 
 export interface RolloutArgs extends JobSettings {
   pipeline: PipelineSpec;
+  /** StorageClass of the shards' state volumes. Defaults to the cluster's default class. */
+  storageClass?: string;
 }
 
 /**
  * `smith:platform:Rollout`: one pipeline's runner, one Job per stack shard (a CronJob when the
  * pipeline has a schedule), so a large fleet's shards run in parallel on the cluster. Each runs
  * `smith rollout --build B --pipeline <shard's file>` with the backend, passphrase, SSH key and
- * webhook from Secrets.
+ * webhook from Secrets. Each shard has its own small ReadWriteOnce volume (claim named like its
+ * Job, kept across builds) for the rollout's journal (`--state-dir`): retry counts, incidents
+ * sent and the change request's id outlive the pod, so the next run resumes instead of paging
+ * again or opening a second change. The CronJob's `concurrencyPolicy: Forbid` keeps one writer.
  */
 export class Rollout extends pulumi.ComponentResource {
   public readonly jobs: (k8s.batch.v1.Job | k8s.batch.v1.CronJob)[] = [];
+  /** Each shard's state volume (the rollout journal). */
+  public readonly stateClaims: k8s.core.v1.PersistentVolumeClaim[] = [];
 
   constructor(name: string, args: RolloutArgs, opts?: pulumi.ComponentResourceOptions) {
     super("smith:platform:Rollout", name, { pipeline: args.pipeline.name, build: args.pipeline.build, schedule: args.pipeline.schedule ?? null }, opts);
     const p = args.pipeline;
     for (const { name: shard, pipeline } of p.shards) {
       const podLabels = labels("rollout", { ...EGRESS_LABEL, "smith.fleet/pipeline": p.name, "smith.fleet/shard": shard });
-      const spec = podSpec(args, "rollout", COMMANDS.rollout(p.build, pipeline, p.schedule !== undefined), true);
       const objectName = `smith-rollout-${p.name}-${shard}`.slice(0, 52);
       const o = { parent: this, dependsOn: args.after };
+      const claim = volumeClaim(`${name}-${shard}-state`, args, { name: objectName, component: "rollout", size: ROLLOUT_STATE_SIZE, accessMode: "ReadWriteOnce" }, o);
+      this.stateClaims.push(claim);
+      const state: Mounted = { volume: { name: "state", persistentVolumeClaim: { claimName: claim.metadata.name } }, mount: { name: "state", mountPath: PATHS.rolloutState } };
+      const spec = podSpec(args, "rollout", COMMANDS.rollout(p.build, pipeline, p.schedule !== undefined), true, [state]);
       this.jobs.push(
         p.schedule
           ? new k8s.batch.v1.CronJob(

@@ -84,7 +84,7 @@ export class Platform extends pulumi.ComponentResource {
     );
     const jobs = { ...ms, ...image, resources: c.jobResources, after };
     this.rollouts = c.pipelines.map(
-      (p) => new Rollout(`${name}-rollout-${p.name}`, { ...jobs, pipeline: p, serviceAccount: sa("rollout"), automountToken: c.drainNodes }, o),
+      (p) => new Rollout(`${name}-rollout-${p.name}`, { ...jobs, pipeline: p, storageClass: c.storageClass, serviceAccount: sa("rollout"), automountToken: c.drainNodes }, o),
     );
     const pipelineFiles = [...new Set(c.pipelines.flatMap((p) => p.shards.map((s) => s.pipeline)))];
     this.compliance = pipelineFiles.length

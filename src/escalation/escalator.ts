@@ -1,13 +1,22 @@
-import type { Journal } from "../pipeline/journal";
-import type { EscalationSink, Incident } from "./incident";
+import type { Delivery, IncidentRecord, Journal } from "../pipeline/journal";
+import { DeliveryUnknown, EscalationSink, Incident } from "./incident";
+
+type Action = "trigger" | "resolve";
 
 /**
- * Calls a sink once per incident: the journal records an incident before it is sent and marks
- * it sent after, so retries and resumed runs never notify twice (a kill between the two sends
- * it again, at least once). A later success resolves it, once. A sink that fails is retried by
- * `flush()` on the next call; the rollout itself never stops because paging failed.
+ * Calls each sink once per incident and action — at least once, never silently dropped: a
+ * notification is due until its sink answered. The journal holds a state per incident, sink and
+ * action (`Delivery`): `sending` is written (fsynced) right before the request and `sent` right
+ * after the answer, so the only repeat is of a request whose outcome is unknown — the run died
+ * during that one request, or it got no answer (timeout). Such a repeat is flagged to the sink:
+ * PagerDuty folds it into the same alert by `dedup_key` (effectively exactly once); Slack marks
+ * the message "possible repeat". A failed sink is retried by `flush()` on the next call, alone
+ * (the others are not sent again); the rollout itself never stops because paging failed.
  */
 export class Escalator {
+  /** Deliveries this process is making: `sending` in the journal without one here was left by a dead run. */
+  private readonly inFlight = new Set<string>();
+
   constructor(
     private readonly journal: Journal,
     /** The sinks an incident goes to (each stack has its own webhook in its config). */
@@ -43,14 +52,9 @@ export class Escalator {
   /** Sends whatever the journal says is due: triggers not yet sent, then resolves. */
   async flush(): Promise<void> {
     for (const rec of Object.values(this.journal.data.incidents)) {
-      if (!rec.triggerSent && (await this.send((s) => s.trigger(rec.incident), rec.incident.key))) {
-        rec.triggerSent = true;
-        this.journal.save();
-      }
-      if (rec.state === "resolved" && rec.triggerSent && !rec.resolveSent && (await this.send((s) => s.resolve(rec.incident, rec.resolvedAt!), rec.incident.key))) {
-        rec.resolveSent = true;
-        this.journal.save();
-      }
+      rec.triggerSent = await this.deliver(rec, "trigger");
+      if (rec.state === "resolved" && rec.triggerSent) rec.resolveSent = await this.deliver(rec, "resolve");
+      this.journal.save();
     }
   }
 
@@ -60,17 +64,40 @@ export class Escalator {
       .map((r) => r.incident);
   }
 
-  private async send(fn: (s: EscalationSink) => Promise<void>, key: string): Promise<boolean> {
-    let ok = true;
-    const rec = this.journal.data.incidents[key];
-    for (const s of rec ? this.sinksFor(rec.incident) : []) {
-      try {
-        await fn(s);
-      } catch (err) {
-        ok = false;
-        this.warn(`escalation of ${key} via ${s.name} failed (retried later): ${(err as Error).message}`);
+  /** Sends `action` of `rec` to every sink that has not answered it yet; true when all have. */
+  private async deliver(rec: IncidentRecord, action: Action): Promise<boolean> {
+    const sinks = this.sinksFor(rec.incident);
+    const legacySent = action === "trigger" ? rec.triggerSent : rec.resolveSent;
+    let all = true;
+    for (const s of sinks) {
+      const id = `${rec.incident.key}\n${s.name}\n${action}`;
+      const d = ((rec.deliveries ??= {})[s.name] ??= {});
+      if (d[action] === undefined && legacySent) d[action] = "sent"; // a journal from before per-sink states
+      if (d[action] === "sent") continue;
+      if (this.inFlight.has(id)) {
+        all = false; // another call of this run is sending it right now
+        continue;
       }
+      const repeat = d[action] === "sending" || d[action] === "unknown";
+      d[action] = "sending";
+      this.journal.save();
+      this.inFlight.add(id);
+      let next: Delivery | undefined;
+      try {
+        await (action === "trigger" ? s.trigger(rec.incident, { repeat }) : s.resolve(rec.incident, rec.resolvedAt!, { repeat }));
+        next = "sent";
+      } catch (err) {
+        // Not delivered now; an earlier unknown attempt may still have been.
+        next = err instanceof DeliveryUnknown || repeat ? "unknown" : undefined;
+        this.warn(`escalation of ${rec.incident.key} via ${s.name} failed (retried later): ${(err as Error).message}`);
+      } finally {
+        this.inFlight.delete(id);
+      }
+      if (next === undefined) delete d[action];
+      else d[action] = next;
+      this.journal.save();
+      if (next !== "sent") all = false;
     }
-    return ok;
+    return all;
   }
 }

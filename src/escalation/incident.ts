@@ -26,11 +26,31 @@ export function incidentKey(stack: string, machine: string, build: string): stri
   return `${stack}/${machine}/${build}`;
 }
 
-/** Where an incident goes: a webhook today, anything with the same two calls tomorrow. */
+/** How a notification is sent: `repeat` when an earlier attempt may have arrived (its outcome is unknown). */
+export interface SendOptions {
+  repeat?: boolean;
+}
+
+/**
+ * Where an incident goes: a webhook today, anything with the same two calls tomorrow. Every
+ * sink gets each notification at least once (src/escalation/escalator.ts); `dedupes` says
+ * whether the receiver folds a repeat into the same alert by the incident key (PagerDuty's
+ * `dedup_key`); a sink that does not should mark a `repeat` as such for the humans reading it.
+ */
 export interface EscalationSink {
   readonly name: string;
-  trigger(incident: Incident): Promise<void>;
-  resolve(incident: Incident, resolvedAt: string): Promise<void>;
+  readonly dedupes: boolean;
+  trigger(incident: Incident, o?: SendOptions): Promise<void>;
+  resolve(incident: Incident, resolvedAt: string, o?: SendOptions): Promise<void>;
+}
+
+/**
+ * A send whose outcome is unknown: the request went out but no answer came (timeout, connection
+ * reset), so the receiver may have it. A refused connection or an HTTP error status is an
+ * ordinary Error: nothing was delivered.
+ */
+export class DeliveryUnknown extends Error {
+  override readonly name = "DeliveryUnknown";
 }
 
 /** The last `n` non-empty lines of an error text, secrets never included (the engine prints none). */

@@ -10,17 +10,21 @@ function title(i: Incident): string {
   return `smith: ${i.machine} failed ${i.step} of build ${i.build} (stack ${i.stack}, stage ${i.stage}, wave ${i.wave}, cluster ${i.cluster})`;
 }
 
-export function slackPayload(i: Incident, action: "trigger" | "resolve", at: string): Record<string, unknown> {
+/** Slack shows every message: a repeat (an earlier send's outcome is unknown) says so. */
+const REPEAT = " (possible repeat: an earlier send of this got no answer)";
+
+export function slackPayload(i: Incident, action: "trigger" | "resolve", at: string, repeat = false): Record<string, unknown> {
+  const again = repeat ? REPEAT : "";
   if (action === "resolve") {
-    return { text: `:white_check_mark: RESOLVED ${i.key}: ${i.machine} is at build ${i.build} and healthy (${at})` };
+    return { text: `:white_check_mark: RESOLVED ${i.key}: ${i.machine} is at build ${i.build} and healthy (${at})${again}` };
   }
   const tail = i.logTail.length ? `\n\`\`\`\n${i.logTail.join("\n")}\n\`\`\`` : "";
   return {
-    text: `:rotating_light: ${title(i)} after ${i.attempts} attempt(s): ${i.error}${tail}`,
+    text: `:rotating_light: ${title(i)} after ${i.attempts} attempt(s): ${i.error}${again}${tail}`,
     blocks: [
       { type: "section", text: { type: "mrkdwn", text: `:rotating_light: *${title(i)}*\n${i.error}` } },
       ...(i.logTail.length ? [{ type: "section", text: { type: "mrkdwn", text: `\`\`\`\n${i.logTail.join("\n")}\n\`\`\`` } }] : []),
-      { type: "context", elements: [{ type: "mrkdwn", text: `incident ${i.key} · attempts ${i.attempts} · since ${i.openedAt}` }] },
+      { type: "context", elements: [{ type: "mrkdwn", text: `incident ${i.key} · attempts ${i.attempts} · since ${i.openedAt}${again}` }] },
     ],
   };
 }

@@ -1,4 +1,4 @@
-import type { EscalationSink, Incident } from "./incident";
+import { DeliveryUnknown, EscalationSink, Incident, SendOptions } from "./incident";
 import { pagerDutyPayload, slackPayload } from "./payloads";
 
 export type WebhookFormat = "slack" | "pagerduty";
@@ -16,17 +16,20 @@ export interface WebhookOptions {
 /** Posts incidents to a Slack-compatible or PagerDuty Events v2 webhook. Errors never echo the URL. */
 export class WebhookSink implements EscalationSink {
   readonly name: string;
+  /** PagerDuty folds events with the same `dedup_key`; Slack shows every message. */
+  readonly dedupes: boolean;
   constructor(private readonly o: WebhookOptions) {
     if (o.format === "pagerduty" && !o.routingKey) throw new Error("pagerduty escalation needs a routing key (smith:escalationRoutingKey)");
     this.name = `${o.format} webhook`;
+    this.dedupes = o.format === "pagerduty";
   }
 
-  trigger(i: Incident): Promise<void> {
-    return this.post(this.o.format === "slack" ? slackPayload(i, "trigger", i.openedAt) : pagerDutyPayload(i, "trigger", this.o.routingKey!));
+  trigger(i: Incident, s: SendOptions = {}): Promise<void> {
+    return this.post(this.o.format === "slack" ? slackPayload(i, "trigger", i.openedAt, !!s.repeat) : pagerDutyPayload(i, "trigger", this.o.routingKey!));
   }
 
-  resolve(i: Incident, at: string): Promise<void> {
-    return this.post(this.o.format === "slack" ? slackPayload(i, "resolve", at) : pagerDutyPayload(i, "resolve", this.o.routingKey!));
+  resolve(i: Incident, at: string, s: SendOptions = {}): Promise<void> {
+    return this.post(this.o.format === "slack" ? slackPayload(i, "resolve", at, !!s.repeat) : pagerDutyPayload(i, "resolve", this.o.routingKey!));
   }
 
   private post(body: Record<string, unknown>): Promise<void> {
@@ -34,15 +37,24 @@ export class WebhookSink implements EscalationSink {
   }
 }
 
-/** POSTs one JSON body to a webhook; errors name `what`, never the URL (it carries the token). */
+/** Connection errors that prove the request never reached the receiver. */
+const NOT_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
+/**
+ * POSTs one JSON body to a webhook; errors name `what`, never the URL (it carries the token).
+ * An HTTP error status or a refused connection is an Error (not delivered); no answer (timeout,
+ * reset) is a `DeliveryUnknown` (it may have been).
+ */
 export async function postJson(url: string, body: Record<string, unknown>, what: string, timeoutMs = 10_000): Promise<void> {
   const res = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(timeoutMs),
-  }).catch((err: Error) => {
-    throw new Error(`${what}: request failed: ${err.name === "TimeoutError" ? "timed out" : err.message}`);
+  }).catch((err: Error & { cause?: { code?: string } }) => {
+    const code = err.cause?.code;
+    if (code && NOT_SENT.has(code)) throw new Error(`${what}: request failed: ${code}`);
+    throw new DeliveryUnknown(`${what}: no answer (${err.name === "TimeoutError" ? "timed out" : (code ?? err.message)}); it may have arrived`);
   });
   if (!res.ok) throw new Error(`${what}: HTTP ${res.status}`);
 }

@@ -106,16 +106,3 @@ export function heldBehindHalts(waves: readonly PlanWave[], halted: ReadonlySet<
   }
   return out;
 }
-
-/** Clusters per plan wave that contain a halted machine, and whether that is over budget. */
-export function budgetProblems(waves: readonly PlanWave[], halted: ReadonlySet<string>, budget: Budget, budgetClusters: (b: Budget, n: number) => number): string[] {
-  const out: string[] = [];
-  for (const w of waves) {
-    const failed = w.clusters.filter((c) => c.nodes.some((n) => halted.has(n))).map((c) => c.cluster);
-    const allowed = budgetClusters(budget, w.clusters.length);
-    if (failed.length > allowed) {
-      out.push(`wave ${w.name}: ${failed.length} of ${w.clusters.length} cluster(s) halted (${failed.join(", ")}), failure budget ${typeof budget === "number" ? budget : `${budget} = ${allowed}`}`);
-    }
-  }
-  return out;
-}

@@ -5,18 +5,29 @@ import type { Incident } from "../escalation/incident";
 
 /**
  * What `smith rollout` keeps between runs of the same build that the stacks do not record:
- * retry counts, incidents and whether each was sent, the change request's id. Everything about
- * machines (builds, reports, gates, approvals, halts) is read from the stacks instead. Written
- * atomically (temp file + rename) after every change, so a kill -9 loses at most the step in
- * flight: an incident recorded but not yet marked sent is sent again on resume (PagerDuty folds
- * it into the same alert by its dedup_key).
+ * retry counts, incidents and their delivery to each sink, the change request's id. Everything
+ * about machines (builds, reports, gates, approvals, halts) is read from the stacks instead.
+ * Written atomically (temp file + fsync + rename) after every change, so a kill -9 loses at most
+ * the step in flight. For a notification that step is one HTTP request: see `Delivery`.
  */
+
+/**
+ * One notification (trigger or resolve) to one sink. Absent: recorded, not sent yet. `sending`:
+ * written (fsynced) just before the request. `sent`: written as soon as the sink answered 2xx.
+ * `unknown`: the request got no answer (timeout), or a run died while `sending`: it is sent
+ * again as a possible repeat (src/escalation/escalator.ts).
+ */
+export type Delivery = "sending" | "sent" | "unknown";
+
 export interface IncidentRecord {
   incident: Incident;
   state: "open" | "resolved";
+  /** Every sink acknowledged the trigger (journals before per-sink deliveries have only this). */
   triggerSent: boolean;
   resolveSent: boolean;
   resolvedAt?: string;
+  /** Per sink name. */
+  deliveries?: Record<string, { trigger?: Delivery; resolve?: Delivery }>;
 }
 
 export interface JournalData {

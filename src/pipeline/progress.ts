@@ -11,6 +11,7 @@ export type ProgressEvent = { ts: string } & (
   | { type: "node"; stage: string; stack: string; wave: string; cluster: string; machine: string; step: Step; state: "start" | "done" | "failed"; op: string; error?: string }
   | { type: "retry"; stage: string; stack: string; machines: string[]; attempt: number; backoffSeconds: number }
   | { type: "halt"; stage: string; stack: string; machine: string; cluster: string; wave: string }
+  | { type: "budget"; stage: string; stack: string; machine: string; problems: string[] }
   | { type: "incident"; action: "trigger" | "resolve"; key: string; machine: string; step?: string; error?: string }
   | { type: "soak"; stage: string; stack: string; opensAt: string; remainingSeconds: number }
   | { type: "decision"; stage: string; stack: string; wave: string; command: string }
@@ -36,6 +37,8 @@ export function plainLine(e: ProgressEvent): string | null {
       return `${t} ${e.stack}: retrying ${e.machines.join(", ")} (attempt ${e.attempt}) in ${e.backoffSeconds} s`;
     case "halt":
       return `${t} ${e.stack}: ${e.machine} failed every retry; cluster ${e.cluster} halts there (smith:halted), the rest goes on`;
+    case "budget":
+      return `${t} ${e.stack}: ${e.machine} failed with no retry left: ${e.problems.join("; ")}: cancelling the update (steps in flight finish, nothing new starts)`;
     case "incident":
       return `${t} incident ${e.action}: ${e.key}${e.error ? ` — ${e.step}: ${e.error}` : ""}`;
     case "soak":

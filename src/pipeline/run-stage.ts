@@ -1,10 +1,11 @@
 import { incidentKey, logTail } from "../escalation/incident";
 import type { PlanWave } from "../plan/types";
 import { asRollout } from "./outputs";
-import { budgetProblems, fileWave, heldBehindHalts, StackInfo, stageWaves } from "./context";
+import { budgetProblems, BudgetWatch } from "./budget";
+import { fileWave, heldBehindHalts, StackInfo, stageWaves } from "./context";
 import { errorSummary, PipelineEngineEvent, Step } from "./events";
 import { iso, RolloutContext, StageOutcome } from "./rollout-context";
-import { budgetClusters, Stage } from "./schema";
+import type { Stage } from "./schema";
 
 /** Engine-level failures (killed CLI, lock) restarted automatically before the stage fails. */
 const ENGINE_RESTARTS = 3;
@@ -82,12 +83,22 @@ interface UpOutcome {
   error?: string;
 }
 
-/** `up` of one stack until it succeeds, its failures are retried and halted, or the budget is spent. */
+/**
+ * `up` of one stack until it succeeds, its failures are retried and halted, or the budget is spent.
+ *
+ * The budget is checked before every `up` (a run resumed over budget starts nothing) and while
+ * it runs: when a failed machine with no retry left takes its wave over budget, the update is
+ * cancelled gracefully (the driver's signal: one SIGINT to `pulumi`, which lets the steps in
+ * flight finish and starts nothing new), its failures are recorded and halted as usual, and the
+ * stage stops.
+ */
 async function upWithRetries(stage: string, info0: StackInfo, range: PlanWave[], ctx: RolloutContext): Promise<UpOutcome> {
   let info = info0;
   let replace: string[] = [];
   let run = 0;
   let engineRestarts = 0;
+  const over = budgetProblems(range, info.halted, info.budget);
+  if (over.length) return { problems: over.map((p) => `${info.stack}: ${p} (already halted: fix them, then --retry-halted, or raise smith:failureBudget)`) };
   for (;;) {
     if (ctx.signal?.aborted) throw new Error("interrupted");
     run++;
@@ -100,13 +111,24 @@ async function upWithRetries(stage: string, info0: StackInfo, range: PlanWave[],
     ctx.progress({ ts: iso(ctx.now()), type: "up", stage, stack: info.stack, state: "start", attempt: run, ...(replace.length ? { detail: `re-running ${replace.length} resource(s)` } : {}) });
     const failed = new Map<string, { step: Step; message: string }>();
     const healthy = new Set<string>();
-    const onEvent = (e: PipelineEngineEvent) => handleEvent(e, stage, info, ctx, failed, healthy);
-    const res = await info.driver.up({ replace, onEvent, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    const watch = new BudgetWatch(range, info.halted, info.budget, info.retries, (m) => ctx.journal.data.attempts[`${info.stack}/${m}`] ?? 0);
+    const cancel = new AbortController();
+    let tripped: string[] | null = null;
+    const onEvent = (e: PipelineEngineEvent) => {
+      handleEvent(e, stage, info, ctx, failed, healthy);
+      if (e.kind !== "failed" || tripped) return;
+      tripped = watch.failed(e.machine);
+      if (!tripped) return;
+      ctx.progress({ ts: iso(ctx.now()), type: "budget", stage, stack: info.stack, problems: tripped, machine: e.machine });
+      cancel.abort(); // graceful: in-flight steps finish, nothing new starts
+    };
+    const signal = ctx.signal ? AbortSignal.any([ctx.signal, cancel.signal]) : cancel.signal;
+    const res = await info.driver.up({ replace, onEvent, signal });
     if (ctx.signal?.aborted) throw new Error("interrupted");
-    ctx.progress({ ts: iso(ctx.now()), type: "up", stage, stack: info.stack, state: res.ok ? "done" : "failed", attempt: run, changes: res.changes, ...(res.engineError ? { detail: res.engineError } : {}) });
+    ctx.progress({ ts: iso(ctx.now()), type: "up", stage, stack: info.stack, state: res.ok ? "done" : "failed", attempt: run, changes: res.changes, ...(tripped ? { detail: "cancelled: failure budget exceeded" } : res.engineError ? { detail: res.engineError } : {}) });
 
     for (const m of healthy) await ctx.escalator.recovered(incidentKey(info.stack, m, ctx.build), iso(ctx.now()));
-    if (res.engineError && failed.size === 0) {
+    if (res.engineError && failed.size === 0 && !tripped) {
       if (++engineRestarts > ENGINE_RESTARTS) return { problems: [], error: `${info.stack}: pulumi up failed ${engineRestarts} times: ${res.engineError}` };
       continue; // a killed engine or a transient error: settle the lock and run again
     }
@@ -146,8 +168,12 @@ async function upWithRetries(stage: string, info0: StackInfo, range: PlanWave[],
       await info.driver.setList("halted", [...entries].sort());
     }
     info = await ctx.info(info.stack);
-    const problems = budgetProblems(range, info.halted, info.budget, budgetClusters);
-    if (problems.length) return { problems: problems.map((p) => `${info.stack}: ${p}`) };
+    const problems = budgetProblems(range, info.halted, info.budget);
+    const found: string[] = problems.length ? problems : (tripped ?? []);
+    if (found.length) {
+      const cut = tripped ? "; update cancelled: steps in flight finished, nothing new started" : "";
+      return { problems: found.map((p) => `${info.stack}: ${p}${cut}`) };
+    }
     if (res.ok && failed.size === 0) return { problems: [] };
 
     if (toRetry.length) {

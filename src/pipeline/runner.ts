@@ -14,7 +14,7 @@ import { acquireRolloutLock } from "./lock";
 import type { ProgressEvent, ProgressSink } from "./progress";
 import { machineRecords, stageRanges } from "./records";
 import { iso, RolloutContext, StageOutcome } from "./rollout-context";
-import { runStage } from "./run-stage";
+import { runStageGroup, stageGroup } from "./stage-groups";
 import { PipelineFile, pipelineStacks, stageKind } from "./schema";
 import { NodeWindows } from "./timing";
 
@@ -133,15 +133,24 @@ async function rollout(p: PipelineFile, o: RolloutOptions, deps: RolloutDeps, na
   let result: ChangeRecord["result"] = "completed";
   let message = `build ${o.build}: every stage of ${p.source} done`;
   const record = () => buildRecord(p, o.build, journal, stages, result, infos, deps.drivers, now);
-  let change = await openChange(deps.changeSinks, journal, await record(), (l) => progress({ ts: iso(now()), type: "info", message: l }));
+  let change = await openChange(deps.changeSinks, journal, record, (l) => progress({ ts: iso(now()), type: "info", message: l }));
 
-  for (const stage of p.stages) {
+  // Outcomes of run stages that ran in one update with an earlier one (stage-groups.ts).
+  const merged = new Map<string, { out: StageOutcome; startedAt: string }>();
+  for (const [index, stage] of p.stages.entries()) {
     const kind = stageKind(stage);
-    const startedAt = iso(now());
-    progress({ ts: startedAt, type: "stage", stage: stage.name, kind, state: "start" });
+    const ahead = merged.get(stage.name);
+    const startedAt = ahead?.startedAt ?? iso(now());
+    progress({ ts: iso(now()), type: "stage", stage: stage.name, kind, state: "start" });
     let out: StageOutcome;
     try {
-      out = kind === "run" ? await runStage(stage, ctx) : kind === "verify" ? await verifyStage(stage, ctx) : kind === "soak" ? await soakStage(stage, ctx) : await approvalStage(stage, ctx);
+      if (ahead) out = ahead.out;
+      else if (kind === "run") {
+        const group = stageGroup(p.stages, index, o.until, ctx.untilWaveSupported);
+        const outs = await runStageGroup(group, ctx);
+        outs.forEach((x, k) => merged.set(group[k]!.name, { out: x, startedAt }));
+        out = outs[0]!;
+      } else out = kind === "verify" ? await verifyStage(stage, ctx) : kind === "soak" ? await soakStage(stage, ctx) : await approvalStage(stage, ctx);
     } catch (err) {
       if (err instanceof UserError) throw err;
       out = { state: "failed", detail: (err as Error).message.split("\n")[0]! };
@@ -180,7 +189,7 @@ async function rollout(p: PipelineFile, o: RolloutOptions, deps: RolloutDeps, na
   const final = await record();
   const files = writeRecord(deps.stateDir, name, final);
   if (result !== "waiting") {
-    change = change ?? (await openChange(deps.changeSinks, journal, final, () => undefined));
+    change = change ?? (await openChange(deps.changeSinks, journal, async () => final, () => undefined));
     for (const s of deps.changeSinks) {
       if (!change || change.sink !== s.name) continue;
       await s.close(change.ref, final).catch((err: Error) => progress({ ts: iso(now()), type: "info", message: `change sink ${s.name}: close failed: ${err.message}` }));
@@ -263,11 +272,13 @@ function writeRecord(stateDir: string, name: string, r: ChangeRecord): { json: s
   return { json, markdown };
 }
 
-async function openChange(sinks: ChangeSink[], journal: Journal, r: ChangeRecord, warn: (l: string) => void): Promise<{ sink: string; ref: string } | undefined> {
-  if (journal.data.change) return journal.data.change;
+/** Opens the change request once per rollout; the record (the stacks' state: CLI calls) is read only when one is opened. */
+async function openChange(sinks: ChangeSink[], journal: Journal, r: () => Promise<ChangeRecord>, warn: (l: string) => void): Promise<{ sink: string; ref: string } | undefined> {
+  if (journal.data.change || sinks.length === 0) return journal.data.change;
+  const rec = await r();
   for (const s of sinks) {
     try {
-      journal.data.change = { sink: s.name, ref: await s.open(r) };
+      journal.data.change = { sink: s.name, ref: await s.open(rec) };
       journal.save();
       return journal.data.change;
     } catch (err) {

@@ -97,7 +97,7 @@ export const PlatformConfigSchema = z
     mirrorStorage: quantity.default("50Gi"),
     /** Access mode of the published-builds volume (the builder writes it, the mirror pods read it). Defaults to ReadWriteMany. */
     mirrorAccessMode: z.enum(["ReadWriteOnce", "ReadWriteMany"]).default("ReadWriteMany"),
-    /** StorageClass of both volumes. Defaults to the cluster's default class. */
+    /** StorageClass of every volume (aptly, published builds, each rollout shard's state). Defaults to the cluster's default class. */
     storageClass: dnsLabel("StorageClass name").optional(),
     /** Mirror pods. Defaults to 2. */
     mirrorReplicas: intString(2),

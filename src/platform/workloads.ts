@@ -77,7 +77,15 @@ export const PATHS = {
   sshKey: "/etc/smith/ssh",
   aptly: "/var/lib/smith/aptly",
   published: "/srv/smith/mirror",
+  /**
+   * The rollout's journal, lock and change records (`smith rollout --state-dir`): on a
+   * persistent volume, since each scheduled run is a new pod and a resumed run must find them.
+   */
+  rolloutState: "/var/lib/smith/pipeline",
 } as const;
+
+/** Size of each rollout shard's state volume: journals and change records are kilobytes per build. */
+export const ROLLOUT_STATE_SIZE = "1Gi";
 
 /**
  * What each workload runs (arguments of the image's `smith` entrypoint), with the flags of the
@@ -104,6 +112,7 @@ export const COMMANDS = {
   /**
    * One shard = one pipeline file (`smith rollout` runs one file's stages). A scheduled run does
    * not sit out soaks (`--no-wait`: it stops and the next run goes on); a one-off Job waits.
+   * The journal goes to the shard's volume (`--state-dir`), so the next pod resumes from it.
    */
   rollout: (build: string, pipelineFile: string, scheduled: boolean) => [
     "rollout",
@@ -111,6 +120,8 @@ export const COMMANDS = {
     build,
     "--pipeline",
     pipelineFile,
+    "--state-dir",
+    PATHS.rolloutState,
     ...(scheduled ? ["--no-wait"] : []),
   ],
   /**

@@ -3,9 +3,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Escalator } from "../../src/escalation/escalator";
-import { Incident, incidentKey, logTail } from "../../src/escalation/incident";
+import { DeliveryUnknown, EscalationSink, Incident, incidentKey, logTail, SendOptions } from "../../src/escalation/incident";
 import { WebhookSink } from "../../src/escalation/webhook";
-import { Journal } from "../../src/pipeline/journal";
+import { Journal, JournalData } from "../../src/pipeline/journal";
 import { Receiver, startReceiver } from "../support/receiver";
 
 const incident = (over: Partial<Incident> = {}): Incident => ({
@@ -98,6 +98,108 @@ describe("escalation", () => {
     expect(rx.requests.map((r) => r.path)).to.deep.equal(["/hook", "/hook"]);
     await new Escalator(Journal.open(dir, "p", "3"), () => sinks).flush();
     expect(rx.requests).to.have.length(2);
+  });
+
+  it("journal states per sink: recorded, then sending (on disk before the request), then sent (on disk right after the answer)", async () => {
+    const j = Journal.open(dir, "p", "3");
+    const seen: string[] = [];
+    const onDisk = () => (JSON.parse(fs.readFileSync(j.file, "utf8")) as JournalData).incidents[incident().key];
+    const sink: EscalationSink = {
+      name: "probe",
+      dedupes: false,
+      trigger: async () => {
+        seen.push(`during the request: ${onDisk()?.deliveries?.probe?.trigger}`);
+      },
+      resolve: async () => {
+        seen.push(`during the resolve: ${onDisk()?.deliveries?.probe?.resolve}`);
+      },
+    };
+    const e = new Escalator(j, () => [sink]);
+    await e.failed(incident());
+    expect(seen).to.deep.equal(["during the request: sending"]);
+    expect(onDisk()).to.deep.include({ triggerSent: true, deliveries: { probe: { trigger: "sent" } } });
+    await e.recovered(incident().key, "2026-12-02T03:10:00.000Z");
+    expect(seen[1]).to.equal("during the resolve: sending");
+    expect(onDisk()).to.deep.include({ resolveSent: true, deliveries: { probe: { trigger: "sent", resolve: "sent" } } });
+  });
+
+  it("kill -9 during a send: the resumed run sends it again, as a possible repeat (PagerDuty folds it by dedup_key, Slack says so); nothing else repeats", async () => {
+    const slack = new WebhookSink({ url: `${rx.url}/hook`, format: "slack" });
+    const pd = new WebhookSink({ url: `${rx.url}/v2/enqueue`, format: "pagerduty", routingKey: "R0UTING" });
+    expect([slack.dedupes, pd.dedupes]).to.deep.equal([false, true]);
+    // What a run killed in the middle of its requests leaves: Slack's trigger in flight, PagerDuty's answered.
+    const j = Journal.open(dir, "p", "3");
+    j.data.incidents[incident().key] = { incident: incident(), state: "open", triggerSent: false, resolveSent: false, deliveries: { "slack webhook": { trigger: "sending" }, "pagerduty webhook": { trigger: "sent" } } };
+    j.save();
+    const e = new Escalator(Journal.open(dir, "p", "3"), () => [slack, pd]);
+    await e.flush();
+    expect(rx.requests.map((r) => r.path)).to.deep.equal(["/hook"]);
+    expect((rx.requests[0]!.body as { text: string }).text).to.include("(possible repeat: an earlier send of this got no answer)");
+    await new Escalator(Journal.open(dir, "p", "3"), () => [slack, pd]).flush();
+    expect(rx.requests).to.have.length(1);
+    // The same left over for PagerDuty: sent again with the same dedup_key (one alert there).
+    const j2 = Journal.open(dir, "p", "3");
+    j2.data.incidents[incident().key]!.deliveries!["pagerduty webhook"] = { trigger: "sending" };
+    j2.data.incidents[incident().key]!.triggerSent = false;
+    j2.save();
+    await new Escalator(Journal.open(dir, "p", "3"), () => [slack, pd]).flush();
+    expect(rx.requests.map((r) => [r.path, (r.body as { dedup_key?: string }).dedup_key])).to.deep.equal([
+      ["/hook", undefined],
+      ["/v2/enqueue", incident().key],
+    ]);
+  });
+
+  it("one sink failing is retried alone; no answer (timeout) is a possible repeat next time; a journal from before per-sink states sends nothing again", async () => {
+    const slack = new WebhookSink({ url: `${rx.url}/hook`, format: "slack" });
+    const pd = new WebhookSink({ url: `${rx.url}/v2/enqueue`, format: "pagerduty", routingKey: "R0UTING" });
+    rx.failNext(503); // the first request (Slack's) fails, PagerDuty's passes
+    await new Escalator(Journal.open(dir, "p", "3"), () => [slack, pd]).failed(incident());
+    await new Escalator(Journal.open(dir, "p", "3"), () => [slack, pd]).flush();
+    expect(rx.requests.map((r) => r.path)).to.deep.equal(["/hook", "/v2/enqueue", "/hook"]);
+    expect((rx.requests[2]!.body as { text: string }).text).to.not.include("possible repeat"); // a 503 delivered nothing
+
+    const calls: string[] = [];
+    let answer = false;
+    const flaky: EscalationSink = {
+      name: "flaky",
+      dedupes: false,
+      trigger: async (_i: Incident, o?: SendOptions) => {
+        calls.push(`trigger repeat=${!!o?.repeat}`);
+        if (!answer) throw new DeliveryUnknown("flaky: no answer (timed out); it may have arrived");
+      },
+      resolve: async () => undefined,
+    };
+    const key = incident({ machine: "m2", key: incidentKey("lab-prod", "m2", "3") });
+    await new Escalator(Journal.open(dir, "q", "3"), () => [flaky]).failed(key);
+    answer = true;
+    await new Escalator(Journal.open(dir, "q", "3"), () => [flaky]).flush();
+    await new Escalator(Journal.open(dir, "q", "3"), () => [flaky]).flush();
+    expect(calls).to.deep.equal(["trigger repeat=false", "trigger repeat=true"]);
+
+    const old = Journal.open(dir, "r", "3");
+    old.data.incidents[incident().key] = { incident: incident(), state: "open", triggerSent: true, resolveSent: false };
+    old.save();
+    const before = rx.requests.length;
+    await new Escalator(Journal.open(dir, "r", "3"), () => [slack]).flush();
+    expect(rx.requests).to.have.length(before);
+  });
+
+  it("a timeout is DeliveryUnknown, a refused connection or an HTTP status is not", async () => {
+    const { postJson } = await import("../../src/escalation/webhook");
+    const http = await import("http");
+    const silent = http.createServer(() => undefined); // never answers
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const port = (silent.address() as { port: number }).port;
+    const slow = await postJson(`http://127.0.0.1:${port}/x`, {}, "w", 200).then(() => null, (e: Error) => e);
+    silent.closeAllConnections();
+    await new Promise((r) => silent.close(r));
+    expect(slow).to.be.instanceOf(DeliveryUnknown);
+    const refused = await postJson(`http://127.0.0.1:${port}/x`, {}, "w", 2000).then(() => null, (e: Error) => e);
+    expect(refused).to.not.be.instanceOf(DeliveryUnknown);
+    expect(refused?.message).to.equal("w: request failed: ECONNREFUSED");
+    rx.failNext(500);
+    const status = await postJson(`${rx.url}/x`, {}, "w").then(() => null, (e: Error) => e);
+    expect(status).to.not.be.instanceOf(DeliveryUnknown);
   });
 
   it("logTail keeps the last non-empty lines", () => {

@@ -1,7 +1,8 @@
 /**
  * An in-memory stack for the runner's unit tests: it follows the program's rules (waves in
  * order, gates, one node per cluster, a failed node stops its cluster and later waves, halted
- * clusters held, outputs written only by a successful update) without Pulumi or machines.
+ * clusters held, outputs written only by a successful update, a cancelled update starts nothing
+ * new) without Pulumi or machines.
  */
 import { decodeList, haltedFor } from "../../src/config/stack-config";
 import { loadInventory } from "../../src/inventory/load";
@@ -96,6 +97,8 @@ export class FakeStack implements StackDriver {
           if (halted.has(n)) haltedClusters.add(c.cluster);
           if (haltedClusters.has(c.cluster)) break;
           if (this.at.get(n) === build) continue;
+          // A cancelled update (the signal: SIGINT to pulumi) starts nothing new.
+          if (o.signal?.aborted) return { ok: false, engineError: "update canceled", changes: { create: 1 }, seconds: 1 };
           ev("start", n, "patch");
           const left = this.failing.get(n) ?? 0;
           if (left > 0) {

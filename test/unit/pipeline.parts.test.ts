@@ -4,9 +4,12 @@ import { rolloutOutput, rolloutWaves } from "../../components/fleet/rollout";
 import { haltedFor, parseStackConfig } from "../../src/config/stack-config";
 import type { Machine } from "../../src/inventory/schema";
 import { layoutLab } from "../../src/lab/layout";
-import { budgetProblems, heldBehindHalts, stageWaves } from "../../src/pipeline/context";
+import { budgetProblems, BudgetWatch } from "../../src/pipeline/budget";
+import { heldBehindHalts, stageWaves } from "../../src/pipeline/context";
 import { errorSummary, translateEngineEvent } from "../../src/pipeline/events";
-import { budgetClusters } from "../../src/pipeline/schema";
+import { resolveStateDir } from "../../src/pipeline/state-dir";
+import { stageGroup } from "../../src/pipeline/stage-groups";
+import { parsePipeline } from "../../src/pipeline/load";
 import type { Plan } from "../../src/plan/types";
 
 const URN = (m: string, step: string) => `urn:pulumi:lab::smith::smith:fleet:PatchWave$smith:fleet:ClusterRollout$smith:fleet:NodePatch$command:remote:Command::${m}-${step}`;
@@ -46,9 +49,54 @@ describe("pipeline parts", () => {
   it("a halted machine holds the rest of its cluster, later waves too; budgets count halted clusters per wave", () => {
     const behind = heldBehindHalts(plan.waves, new Set(["a2"]));
     expect([...behind.keys()]).to.deep.equal(["a2", "a3"]);
-    expect(budgetProblems(plan.waves, new Set(["a2", "b1"]), 1, budgetClusters)).to.deep.equal(["wave one: 2 of 2 cluster(s) halted (a, b), failure budget 1"]);
-    expect(budgetProblems(plan.waves, new Set(["a2"]), 1, budgetClusters)).to.deep.equal([]);
-    expect(budgetProblems(plan.waves, new Set(["a2"]), "10%", budgetClusters)).to.deep.equal(["wave one: 1 of 2 cluster(s) halted (a), failure budget 10% = 0"]);
+    expect(budgetProblems(plan.waves, new Set(["a2", "b1"]), 1)).to.deep.equal(["wave one: 2 of 2 cluster(s) halted (a, b), failure budget 1"]);
+    expect(budgetProblems(plan.waves, new Set(["a2"]), 1)).to.deep.equal([]);
+    expect(budgetProblems(plan.waves, new Set(["a2"]), "10%")).to.deep.equal(["wave one: 1 of 2 cluster(s) halted (a), failure budget 10% = 0"]);
+  });
+
+  it("budget while an update runs: only failures with no retry left count, with the clusters already halted, per wave; trips once", () => {
+    const cases: { name: string; halted: string[]; budget: number | string; retries: number; before?: Record<string, number>; fails: string[]; trips: (string | null)[] }[] = [
+      { name: "budget 0, no retries: the first failure trips", halted: [], budget: 0, retries: 0, fails: ["a1"], trips: ["wave one: 1 of 2 cluster(s) halted (a), failure budget 0"] },
+      { name: "budget 1: the second cluster trips", halted: [], budget: 1, retries: 0, fails: ["a1", "b1"], trips: [null, "wave one: 2 of 2 cluster(s) halted (a, b), failure budget 1"] },
+      { name: "two machines of one cluster are one cluster", halted: [], budget: 1, retries: 0, fails: ["a1", "a2"], trips: [null, null] },
+      { name: "a failure with a retry left does not count", halted: [], budget: 0, retries: 1, fails: ["a1", "b1"], trips: [null, null] },
+      { name: "the last retry counts (attempts from the journal)", halted: [], budget: 0, retries: 1, before: { b1: 1 }, fails: ["a1", "b1"], trips: [null, "wave one: 1 of 2 cluster(s) halted (b), failure budget 0"] },
+      { name: "a cluster halted in an earlier update counts", halted: ["a2"], budget: 1, retries: 0, fails: ["b1"], trips: ["wave one: 2 of 2 cluster(s) halted (a, b), failure budget 1"] },
+      { name: "per wave: a halt in another wave does not count", halted: ["c1"], budget: 1, retries: 0, fails: ["a1", "b1"], trips: [null, "wave one: 2 of 2 cluster(s) halted (a, b), failure budget 1"] },
+      { name: "percentages round down (50% of 2 = 1)", halted: [], budget: "50%", retries: 0, fails: ["a1", "b1"], trips: [null, "wave one: 2 of 2 cluster(s) halted (a, b), failure budget 50% = 1"] },
+      { name: "trips once; the same machine twice counts once", halted: [], budget: 0, retries: 0, fails: ["a1", "a1", "b1"], trips: ["wave one: 1 of 2 cluster(s) halted (a), failure budget 0", null, null] },
+      { name: "machines outside the stage's waves are ignored", halted: [], budget: 0, retries: 0, fails: ["zz"], trips: [null] },
+    ];
+    for (const c of cases) {
+      const before = c.before ?? {};
+      const watch = new BudgetWatch(plan.waves, new Set(c.halted), c.budget, c.retries, (m) => before[m] ?? 0);
+      const got = c.fails.map((m) => watch.failed(m)?.join("; ") ?? null);
+      expect(got, c.name).to.deep.equal(c.trips);
+    }
+  });
+
+  it("state dir: --state-dir, else $SMITH_PIPELINE_STATE_DIR, else <repo>/.smith/pipeline; relative to the working directory", () => {
+    expect(resolveStateDir(undefined, {}, "/repo", "/cwd")).to.equal("/repo/.smith/pipeline");
+    expect(resolveStateDir(undefined, { SMITH_PIPELINE_STATE_DIR: "" }, "/repo", "/cwd")).to.equal("/repo/.smith/pipeline");
+    expect(resolveStateDir(undefined, { SMITH_PIPELINE_STATE_DIR: "/var/lib/smith/pipeline" }, "/repo", "/cwd")).to.equal("/var/lib/smith/pipeline");
+    expect(resolveStateDir(undefined, { SMITH_PIPELINE_STATE_DIR: "state" }, "/repo", "/cwd")).to.equal("/cwd/state");
+    expect(resolveStateDir("/pv/journal", { SMITH_PIPELINE_STATE_DIR: "/ignored" }, "/repo", "/cwd")).to.equal("/pv/journal");
+    expect(resolveStateDir("j", {}, "/repo", "/cwd")).to.equal("/cwd/j");
+    expect(() => resolveStateDir(" ", {}, "/repo", "/cwd")).to.throw('flag --state-dir: must be a directory (got " ")');
+  });
+
+  it("stage groups: consecutive run stages of one stack, not past --until, only with smith:untilWave, never shards", () => {
+    const p = parsePipeline(
+      ["stages:", "  - { name: a, run: { stacks: [s], untilWave: w1 } }", "  - { name: b, run: { stacks: [s], untilWave: w2 } }", "  - { name: c, run: { stacks: [s] } }", "  - { name: d, approval: { stack: s, wave: w4 } }", "  - { name: e, run: { stacks: [s] } }", "  - { name: f, run: { stacks: [t] } }", "  - { name: g, run: { stacks: [t, u] } }", "  - { name: h, run: { stacks: [t, u] } }", ""].join("\n"),
+      "g.yaml",
+    );
+    const names = (i: number, until?: string, supported = true) => stageGroup(p.stages, i, until, supported).map((s) => s.name).join("");
+    expect(names(0)).to.equal("abc"); // the approval ends it
+    expect(names(0, "b")).to.equal("ab");
+    expect(names(0, "a")).to.equal("a");
+    expect(names(0, undefined, false)).to.equal("a");
+    expect(names(4)).to.equal("e"); // another stack next
+    expect(names(6)).to.equal("g"); // shards go wave by wave in lockstep
   });
 
   it("the program holds halted clusters the same way (rolloutWaves), and says so in the rollout output", () => {

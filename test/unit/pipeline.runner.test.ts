@@ -15,6 +15,7 @@ const PIPELINE = loadPipeline(path.join(REPO, "waves", "pipeline.lab.yaml"));
 
 class RecordingSink implements EscalationSink {
   readonly name = "recording";
+  readonly dedupes = true;
   readonly calls: string[] = [];
   async trigger(i: Incident) {
     this.calls.push(`trigger ${i.key} ${i.step} ${i.error}`);
@@ -130,6 +131,33 @@ describe("smith rollout (runner, against in-memory stacks)", () => {
     expect(sink.calls).to.have.length(2);
   });
 
+  it("over the failure budget while an update runs: the update is cancelled, no new cluster starts; a re-run over budget starts nothing", async () => {
+    const strict = parsePipeline("retries: { count: 0, backoffSeconds: 0 }\nfailureBudget: 0\nstages:\n  - name: dev\n    run: { stacks: [lab-dev] }\n", "strict.yaml");
+    dev.failing.set("dev-syd01-carrier1-master-01", 99);
+    const r = await runRollout(strict, { build: "3" }, deps());
+    expect(r.result).to.equal("stopped");
+    expect(r.message).to.equal(
+      "stage dev: lab-dev: wave sample: 1 of 2 cluster(s) halted (dev-syd01-carrier1), failure budget 0; update cancelled: steps in flight finished, nothing new started",
+    );
+    const trip = events.findIndex((e) => e.type === "budget");
+    expect(events[trip]).to.deep.include({ stack: "lab-dev", machine: "dev-syd01-carrier1-master-01" });
+    // The fake runs a wave's clusters one after the other: the cluster after the trip never starts.
+    expect(events.slice(trip).filter((e) => e.type === "node" && e.state === "start")).to.deep.equal([]);
+    expect(dev.patched.filter((m) => m.startsWith("prestage-"))).to.deep.equal([]);
+    expect(JSON.parse(dev.cfg.halted!.value)).to.deep.equal(["dev-syd01-carrier1-master-01@3"]);
+    expect(dev.ups).to.have.length(1);
+
+    // Resumed without a fix: still over budget, nothing runs.
+    const again = await runRollout(strict, { build: "3" }, deps());
+    expect(again.message).to.match(/wave sample: 1 of 2 cluster\(s\) halted \(dev-syd01-carrier1\), failure budget 0 \(already halted/);
+    expect(dev.ups).to.have.length(1);
+    // Fixed, --retry-halted: the stage finishes.
+    dev.failing.delete("dev-syd01-carrier1-master-01");
+    const fixed = await runRollout(strict, { build: "3", retryHalted: true }, deps());
+    expect(fixed.exitCode, fixed.message).to.equal(0);
+    expect(fixed.record.machines.filter((m) => m.result !== "patched").map((m) => m.machine)).to.deep.equal([]);
+  });
+
   it("review: a hard stop while a failure of the build is unresolved, until someone accepts it", async () => {
     dev.failing.set("dev-syd01-carrier1-worker-02", 99);
     const r = await runRollout(PIPELINE, { build: "3" }, deps());
@@ -186,6 +214,40 @@ describe("smith rollout (runner, against in-memory stacks)", () => {
     expect(shardSet).to.deep.equal(["test", "sample", "rest"]);
     // Every wave's updates of both shards before any update of the next wave.
     expect(order.map((o) => o.split(":")[1])).to.deep.equal(["test", "test", "sample", "sample", "rest", "rest"]);
+  });
+
+  it("consecutive run stages of one stack run as one update (main, haproxy01, haproxy02), each with its own outcome; a stop goes to the stage of its wave", async () => {
+    const untilSet: string[] = [];
+    const orig = prod.setConfig.bind(prod);
+    prod.setConfig = async (k, v, sec) => {
+      if (k === "untilWave") untilSet.push(v);
+      return orig(k, v, sec);
+    };
+    await prod.setList("approvals", ["main@3"]);
+    const r = await runRollout(PIPELINE, { build: "3" }, deps({ untilWaveSupported: true }));
+    expect(r.exitCode, r.message).to.equal(0);
+    expect(untilSet).to.deep.equal(["canary", "haproxy02"]);
+    expect(prod.ups).to.have.length(2); // canary; then main + haproxy01 + haproxy02 in one
+    const by = Object.fromEntries(r.record.stages.map((st) => [st.name, `${st.result}: ${st.detail}`]));
+    expect(by.main).to.equal("done: lab-prod: main (one update with stages main, haproxy01, haproxy02)");
+    expect(by.haproxy01).to.match(/^done: lab-prod: haproxy01\/phase-1.* \(one update with stages main, haproxy01, haproxy02\)$/);
+    expect(r.record.machines.filter((m) => m.result !== "patched").map((m) => m.machine)).to.deep.equal([]);
+
+    // Over budget in haproxy01's wave: main is done, haproxy01 stopped, haproxy02 never ran.
+    const strict = parsePipeline(fs.readFileSync(path.join(REPO, "waves", "pipeline.lab.yaml"), "utf8").replace("failureBudget: 1", "failureBudget: 0"), "strict.yaml");
+    const fresh = new FakeStack("lab-prod", Object.fromEntries(Object.entries(prod.cfg).map(([k, v]) => [k, v.value])));
+    fresh.soakOf = prod.soakOf;
+    fresh.now = prod.now;
+    fresh.failing.set("prod-dub01-carrier1-haproxy01", 99); // haproxy01's only machine outside the canary region
+    events.length = 0;
+    const stopped = await runRollout(strict, { build: "4" }, deps({ untilWaveSupported: true, drivers: async (st) => (st === "lab-dev" ? dev : fresh) }));
+    await fresh.setList("approvals", ["main@4"]);
+    const resumed = await runRollout(strict, { build: "4" }, deps({ untilWaveSupported: true, drivers: async (st) => (st === "lab-dev" ? dev : fresh) }));
+    expect(stopped.result, stopped.message).to.equal("waiting"); // the decision, before main
+    const res = Object.fromEntries(resumed.record.stages.map((st) => [st.name, st.result]));
+    expect(resumed.result).to.equal("stopped");
+    expect(resumed.message).to.match(/^stage haproxy01: lab-prod: wave haproxy01\/phase-1: 1 of 1 cluster\(s\) halted/);
+    expect(res).to.deep.include({ main: "done", haproxy01: "stopped", haproxy02: "pending" });
   });
 
   it("an unknown --until stage or an unpublished build is refused", async () => {

@@ -119,7 +119,7 @@ describe("platform stack (stacks/platform, Pulumi mocks)", function () {
     expect(named("kubernetes:batch/v1:CronJob")).to.deep.equal(["smith-builder", "smith-compliance-due-soon", "smith-compliance-overdue", "smith-rollout-dev-all"]);
     expect(named("kubernetes:apps/v1:Deployment")).to.deep.equal(["smith-mirror"]);
     expect(named("kubernetes:core/v1:Service")).to.deep.equal(["smith-mirror"]);
-    expect(named("kubernetes:core/v1:PersistentVolumeClaim")).to.deep.equal(["smith-aptly", "smith-published"]);
+    expect(named("kubernetes:core/v1:PersistentVolumeClaim")).to.deep.equal(["smith-aptly", "smith-published", "smith-rollout-dev-all", "smith-rollout-prod-eu", "smith-rollout-prod-us"]);
     // Every Kubernetes object goes through the one provider.
     for (const r of k8sObjects()) expect(r.raw.metadata, r.name).to.not.equal(undefined);
     expect(out).to.deep.include({ namespace: "smith", mirrorService: "smith-mirror", rolloutJobs: ["smith-rollout-prod-eu", "smith-rollout-prod-us", "smith-rollout-dev-all"] });
@@ -166,15 +166,23 @@ describe("platform stack (stacks/platform, Pulumi mocks)", function () {
     configure();
     await run();
     const job = spec("smith-rollout-prod-eu").template.spec;
-    expect(job.containers[0].args).to.deep.equal(["rollout", "--build", "42", "--pipeline", "waves/pipeline-eu.yaml"]);
+    expect(job.containers[0].args).to.deep.equal(["rollout", "--build", "42", "--pipeline", "waves/pipeline-eu.yaml", "--state-dir", "/var/lib/smith/pipeline"]);
     expect(spec("smith-rollout-dev-all").jobTemplate.spec.template.spec.containers[0].args).to.deep.equal([
       "rollout",
       "--build",
       "43",
       "--pipeline",
       "waves/pipeline.yaml",
+      "--state-dir",
+      "/var/lib/smith/pipeline",
       "--no-wait",
     ]);
+    // The journal outlives the pod: each shard's own claim, mounted where --state-dir points.
+    expect(job.volumes.find((v: { name: string }) => v.name === "state")).to.deep.equal({ name: "state", persistentVolumeClaim: { claimName: "smith-rollout-prod-eu" } });
+    expect(job.containers[0].volumeMounts).to.deep.include({ name: "state", mountPath: "/var/lib/smith/pipeline" });
+    expect(spec("smith-rollout-prod-eu-state")).to.deep.equal({ accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } });
+    const cronPod = spec("smith-rollout-dev-all").jobTemplate.spec.template.spec;
+    expect(cronPod.volumes.find((v: { name: string }) => v.name === "state").persistentVolumeClaim).to.deep.equal({ claimName: "smith-rollout-dev-all" });
     const env = Object.fromEntries(job.containers[0].env.map((e: { name: string }) => [e.name, e]));
     expect(env.PULUMI_BACKEND_URL.valueFrom).to.deep.equal({ secretKeyRef: { name: "smith-backend", key: "PULUMI_BACKEND_URL" } });
     expect(env.SMITH_ESCALATION_WEBHOOK.valueFrom).to.deep.equal({ secretKeyRef: { name: "smith-escalation", key: "SMITH_ESCALATION_WEBHOOK" } });
