@@ -9,7 +9,7 @@
 #      Pulumi CLI, nodejs language host and command provider plugin scripts/install-pulumi.sh built;
 #   3. `buildah bud --pull=never --build-arg BASE=<that base> --isolation chroot --layers`.
 # Storage: STORE=${SMITH_IMAGE_STORE:-.smith/image} (buildah's --root STORE/storage, --runroot
-# STORE/run, overlay driver, vfs where overlay cannot mount). Needs root, buildah
+# STORE/run; overlay driver, vfs where overlay cannot mount). Needs root, buildah
 # (scripts/install-deps.sh), the Pulumi toolchain (scripts/install-pulumi.sh) and npm deps.
 # Usage: scripts/build-image.sh [--tag NAME] [--context-only DIR]
 #   --context-only DIR: only stage the context into DIR, for `docker build -f Dockerfile DIR`
@@ -73,8 +73,10 @@ fi
 command -v buildah >/dev/null || die "no buildah: run scripts/install-deps.sh"
 mkdir -p "$store"
 
-# overlay when the kernel lets us mount it here (this storage then stays overlay), else vfs.
+# overlay when the kernel lets us mount it here (this storage then stays overlay), else vfs;
+# SMITH_IMAGE_DRIVER forces one (a store keeps the driver it was made with).
 driver() {
+  if [[ -n ${SMITH_IMAGE_DRIVER:-} ]]; then echo "$SMITH_IMAGE_DRIVER"; return; fi
   if [[ -d $store/storage/overlay ]]; then echo overlay; return; fi
   if [[ -d $store/storage/vfs ]]; then echo vfs; return; fi
   local t
@@ -96,8 +98,8 @@ bah() { buildah --root "$store/storage" --runroot "$store/run" --storage-driver 
 node_bin=$(command -v node)
 node_version=$(node -p process.versions.node)
 base=localhost/smith-base:bookworm-node$node_version
-# The base is rebuilt when the rootfs or the node binary changes.
-base_id=$( { cat "$rootfs/etc/smith-lab-rootfs"; sha256sum "$node_bin"; } | sha256sum | cut -c1-16)
+# The base is rebuilt when the rootfs, the node binary or make_base (below) changes.
+base_id=$( { cat "$rootfs/etc/smith-lab-rootfs"; sha256sum "$node_bin"; sed -n '/^make_base() {/,/^}/p' "$repo/scripts/build-image.sh"; } | sha256sum | cut -c1-16)
 
 make_base() {
   local ctr mnt f
@@ -121,6 +123,8 @@ make_base() {
   # node must run on this rootfs's libraries (glibc, libstdc++), or nothing else will.
   bah run --isolation chroot "$ctr" -- node -e 'process.exit(process.versions.node === process.argv[1] ? 0 : 1)' "$node_version" ||
     die "the host's node does not run on $rootfs"
+  # The lab's machines need sshd; an image does not (node:20-bookworm-slim has none either).
+  bah run --isolation chroot "$ctr" -- env DEBIAN_FRONTEND=noninteractive dpkg --purge openssh-server openssh-sftp-server >/dev/null
   bah commit -q --rm "$ctr" "$base" >/dev/null
 }
 if [[ $(bah inspect --type image --format '{{index .OCIv1.Config.Labels "smith.base-id"}}' "$base" 2>/dev/null) != "$base_id" ]]; then

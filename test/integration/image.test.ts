@@ -125,10 +125,11 @@ describe("the smith image (buildah, offline)", function () {
     expect(JSON.parse(inImage.out)).to.deep.equal(JSON.parse(onHost));
   });
 
-  it("cannot write its root filesystem; aptly and gpg work with HOME in /tmp", async () => {
-    const r = await pod([], ["sh", "-c", "touch /opt/smith/x 2>&1; aptly repo create smith-test >/dev/null && aptly repo list -raw && gpg --list-keys 2>&1 | head -n 1 && busybox --list | grep -x httpd"]);
+  it("cannot write its root filesystem, has no sshd; aptly and gpg work with HOME in /tmp", async () => {
+    const r = await pod([], ["sh", "-c", "touch /opt/smith/x 2>&1; test ! -e /usr/sbin/sshd && echo no sshd; aptly repo create smith-test >/dev/null && aptly repo list -raw && gpg --list-keys 2>&1 | head -n 1 && busybox --list | grep -x httpd"]);
     expect(r.code, r.err).to.equal(0);
     expect(r.out).to.match(/touch: cannot touch '\/opt\/smith\/x': Read-only file system/);
+    expect(r.out).to.match(/^no sshd$/m);
     expect(r.out).to.match(/^smith-test$/m);
     expect(r.out).to.match(/^gpg: .*\/tmp\/\.gnupg/m);
     expect(r.out).to.match(/^httpd$/m);
