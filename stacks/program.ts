@@ -25,7 +25,9 @@ import {
 } from "../components/fleet/rollout";
 import { readStackConfig } from "./config";
 import { kubeHookSettings, kubeNodeHooks } from "../components/kube/hooks";
-import { selectShard, shardWaves } from "../src/shard/shard";
+import { selectShard, shardFleet, shardPlan } from "../src/shard/shard";
+import { LockstepSettings, waveBarrier } from "../components/fleet/lockstep";
+import { startKeyAgent } from "../src/ssh/key-agent";
 import { applyUntilWave } from "../src/shard/until-wave";
 
 export interface ProgramOptions {
@@ -86,19 +88,22 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
   const waveFile = loadWaves(config.waves);
   // In a shard, a wave may select nothing (canary is one region): selectors are checked against
   // the whole fleet, then the shard is planned with every wave optional.
-  if (config.shard !== undefined) planRollout(inventory, waveFile, config.build);
-  const plan = planRollout(machines, config.shard === undefined ? waveFile : shardWaves(waveFile), config.build);
+  // A shard runs its part of the whole fleet's plan (the fleet's samples and phases). Gates are
+  // decided on the fleet's plan, so a wave held in another shard (a region canary) holds this
+  // shard's later waves too, and wave barriers line up across shards.
+  const fleetPlan = planRollout(inventory, waveFile, config.build);
+  const plan = config.shard === undefined ? fleetPlan : shardPlan(fleetPlan, machines);
   const byName = new Map(machines.map((m) => [m.name, m]));
   const planned = plan.waves.flatMap((w) => w.clusters.flatMap((c) => c.nodes.map((n) => byName.get(n)!)));
   const hostKeys = hostKeysFor(planned, config);
 
   const refs = new StackRefs(config.stackOrg);
   const previous = asNodeRecords(await refs.output(pulumi.getStack(), "nodes"));
-  const soakStacks = [...new Set(plan.waves.flatMap((w) => (w.gate?.soak ? [w.gate.soak.stack] : [])))];
+  const soakStacks = [...new Set(fleetPlan.waves.flatMap((w) => (w.gate?.soak ? [w.gate.soak.stack] : [])))];
   const soakRollouts = new Map<string, unknown>();
   for (const s of soakStacks) soakRollouts.set(s, await refs.output(s, "rollout"));
 
-  const gated = decideWaves(plan, {
+  const gated = decideWaves(fleetPlan, {
     build: config.build,
     approvals: config.approvals,
     soakRollouts,
@@ -106,7 +111,9 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
     stackOrg: config.stackOrg,
     project: pulumi.getProject(),
   });
-  const decisions = applyUntilWave(gated, config.untilWave, waveFile.waves.map((w) => w.name));
+  const fleetDecisions = applyUntilWave(gated, config.untilWave, waveFile.waves.map((w) => w.name));
+  const inShard = new Set(plan.waves.map((w) => w.name));
+  const decisions = fleetDecisions.filter((d) => inShard.has(d.wave));
   const halted = haltedFor(config.halted, config.build);
   const inputs = rolloutWaves(plan, byName, decisions, previous, hostKeys, halted);
   if (halted.size) pulumi.log.warn(`halted for build ${config.build} (smith:halted): ${[...halted].sort().join(", ")}; they and the rest of their clusters wait`);
@@ -116,9 +123,11 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
     pulumi.log.info(`${plan.unassigned.length} machine(s) are in no wave and are left alone: ${first.join("; ")}${plan.unassigned.length > 3 ? "; …" : ""}`);
   }
 
+  // The key stays in this process: commands authenticate through its agent socket.
+  const keyAgent = await startKeyAgent(plainValue(privateKey));
   const settings: NodeSettings = {
     repoUrl: config.repoUrl,
-    privateKey,
+    agentSocketPath: keyAgent.socketPath,
     sshUser: config.sshUser,
     agentPath: opts.agentPath,
     healthTimeoutMinutes: config.healthTimeoutMinutes,
@@ -128,15 +137,36 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
     // Kubernetes nodes: drain before the patch, uncordon after health (components/kube; platform).
     hooks: opts.hooks ?? kubeNodeHooks(kubeHookSettings(config, opts.projectDir)),
   };
+  const lockstep: LockstepSettings | undefined =
+    config.shard !== undefined && config.lockstepDir !== undefined
+      ? {
+          dir: config.lockstepDir,
+          shard: config.shard,
+          shards: shardFleet(inventory, { size: config.shardSize, by: config.shardBy }).map((s) => s.name),
+          timeoutMinutes: config.lockstepTimeoutMinutes,
+          projectDir: opts.projectDir ?? process.cwd(),
+        }
+      : undefined;
   const nodes: { node: NodePatch; frozen: boolean }[] = [];
   withoutPromiseStackTraces(() => {
     let after: pulumi.Resource[] = [];
-    for (const w of inputs) {
-      const gate = w.soakStack ? [refs.get(w.soakStack)] : [];
-      const wave = new PatchWave(w.name, { clusters: w.clusters, settings, after: [...after, ...gate], held: w.held });
-      after = wave.last;
-      for (const c of wave.clusters) for (const n of c.nodes) nodes.push({ node: n, frozen: w.held });
-    }
+    const byWave = new Map(inputs.map((w) => [w.name, w]));
+    // The fleet's waves in order, those without machines in this shard included: every shard
+    // passes every barrier, so the next wave starts anywhere only when this one finished in all.
+    fleetDecisions.forEach((d, i) => {
+      const w = byWave.get(d.wave);
+      if (w) {
+        const gate = w.soakStack ? [refs.get(w.soakStack)] : [];
+        const wave = new PatchWave(w.name, { clusters: w.clusters, settings, after: [...after, ...gate], held: w.held });
+        after = wave.last;
+        for (const c of wave.clusters) for (const n of c.nodes) nodes.push({ node: n, frozen: w.held });
+      }
+      const next = fleetDecisions[i + 1];
+      if (lockstep && !d.held && next && !next.held) {
+        const members = (w?.clusters ?? []).flatMap((c) => c.nodes.map((n) => n.machine.name));
+        after = [waveBarrier(lockstep, config.build, d.wave, members, after)];
+      }
+    });
   });
 
   const results = pulumi.all(

@@ -13,8 +13,9 @@ import { registerCompliance } from "./compliance";
 import { registerPrComment } from "./pr-comment";
 import { registerStatus } from "./status";
 import { registerSim } from "./sim";
+import { registerShard } from "./shard";
 
 /** Each subcommand module adds itself to the program; main.ts knows none of them by name. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerPlan, registerLab, registerBuild, registerSync, registerVerify, registerRetention, registerRollout, registerApprove, registerAudit, registerCompliance, registerStatus, registerPrComment, registerSim, registerKube];
+export const commands: RegisterCommand[] = [registerPlan, registerLab, registerBuild, registerSync, registerVerify, registerRetention, registerRollout, registerApprove, registerAudit, registerCompliance, registerStatus, registerPrComment, registerSim, registerShard, registerKube];

@@ -36,8 +36,16 @@ export interface NodePatchArgs {
   build: string;
   /** Base URL of the apt repository (`<repoUrl>/builds/<build>`). */
   repoUrl: string;
-  /** The SSH private key. Pass a secret Output; it only ever travels inside `connection`. */
-  privateKey: pulumi.Input<string>;
+  /**
+   * An SSH agent's socket holding the deployer's key (src/ssh/key-agent.ts: the program runs
+   * one). Preferred: the key then never enters any resource's state. Defaults to none.
+   */
+  agentSocketPath?: string;
+  /**
+   * The SSH private key, when there is no `agentSocketPath`. Pass a secret Output: it travels
+   * inside `connection`, so every command's state holds it encrypted. Defaults to none.
+   */
+  privateKey?: pulumi.Input<string>;
   /**
    * The machine's SSH host key (one authorized_keys-format line), pinned on every command.
    * Defaults to none, which @pulumi/command treats as "accept any key": callers allow that only
@@ -102,6 +110,7 @@ export type NodeSettings = Pick<
   NodePatchArgs,
   | "repoUrl"
   | "privateKey"
+  | "agentSocketPath"
   | "sshUser"
   | "agentPath"
   | "agentSha256"
@@ -178,11 +187,12 @@ export class NodePatch extends pulumi.ComponentResource {
     // chain order (each waits for the one before), so no step ever re-runs fleet-wide at once.
     const triggers = [args.build, this.revision];
 
+    if (!args.agentSocketPath && args.privateKey === undefined) throw new Error(`NodePatch ${name}: neither agentSocketPath nor privateKey`);
     const connection: types.input.remote.ConnectionArgs = {
       host: m.host,
       port,
       user,
-      privateKey: args.privateKey,
+      ...(args.agentSocketPath ? { agentSocketPath: args.agentSocketPath } : { privateKey: args.privateKey }),
       ...(args.hostKey ? { hostKey: args.hostKey } : {}),
     };
     // A rotated key or a changed dial setting must not re-run commands. But ignored inputs keep

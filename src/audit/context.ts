@@ -15,7 +15,10 @@ export interface ReportContext {
 export function defaultContext(env: NodeJS.ProcessEnv = process.env): ReportContext {
   const repoRoot = path.resolve(__dirname, "..", "..");
   const runner = cliRunner(repoRoot);
-  return { repoRoot, projectDir: repoRoot, runner, history: historySource(repoRoot, repoRoot, runner, env) };
+  const history = historySource(repoRoot, repoRoot, runner, env);
+  // Reports still run on a partial record (the current state is useful), but never silently.
+  if (history.limitation) process.stderr.write(`smith: warning: ${history.describe().split(" ")[0]}: ${history.limitation}\n`);
+  return { repoRoot, projectDir: repoRoot, runner, history };
 }
 
 /** Every stack's record, in the order given; a stack named twice is read once. */

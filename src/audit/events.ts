@@ -71,7 +71,7 @@ export function patchEvents(record: StackRecord): PatchEvent[] {
   const byKey = new Map<string, PatchEvent>();
   const snapshots = [
     ...record.updates.filter((u) => u.resources).map((u) => ({ id: u.id, result: u.result, ranBy: u.ranBy, resources: u.resources! })),
-    { id: "current", result: "current state", ranBy: "-", resources: record.current },
+    { id: "current", result: "current state", ranBy: record.lockedBy ?? "-", resources: record.current },
   ];
   for (const snap of snapshots) {
     for (const [machine, s] of nodeSteps(snap.resources)) {

@@ -33,9 +33,19 @@ export function currentLogin(repoRoot: string): string | undefined {
 }
 
 /**
+ * What smith cannot read per update on gs:// and azblob:// DIY backends (no Google Cloud Storage
+ * or Azure Blob SDK is installed: both are large dependency trees), so audit falls back to the
+ * CLI there: the update list and the current state only.
+ */
+export const BUCKET_FALLBACK =
+  "update list and current state only: smith reads the checkpoint of each update from file:// and s3:// backends; copy the bucket to a directory (gsutil rsync / azcopy sync) and audit with PULUMI_BACKEND_URL=file://DIR for the full history";
+
+/**
  * Where stack history comes from: the backend the CLI uses — PULUMI_BACKEND_URL, else the login
- * in smith's PULUMI_HOME, else the checkout's `.smith/state`. `file://` is read directly (it
- * keeps a checkpoint per update); any other backend through the CLI.
+ * in smith's PULUMI_HOME, else the checkout's `.smith/state`. DIY backends keep a checkpoint per
+ * update beside the history entry, read directly from `file://` and `s3://`; Pulumi Cloud through
+ * the CLI (`stack export --version N`); gs:// and azblob:// through the CLI too, without the
+ * per-update checkpoints (BUCKET_FALLBACK).
  */
 export function historySource(repoRoot: string, projectDir: string, runner: PulumiRunner, env: NodeJS.ProcessEnv = process.env): HistorySource {
   const url = env.PULUMI_BACKEND_URL || currentLogin(repoRoot) || defaultBackendUrl(repoRoot);
@@ -43,5 +53,12 @@ export function historySource(repoRoot: string, projectDir: string, runner: Pulu
     const dir = url.slice("file://".length).split("?")[0]!.replace(/^~(?=\/)/, env.HOME ?? "~");
     return new FileBackendHistory(path.resolve(projectDir, dir), projectName(projectDir));
   }
+  if (url.startsWith("s3://")) {
+    // The AWS SDK loads only for an s3:// backend (it costs every other command a second).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { S3BackendHistory } = require("./s3-backend") as typeof import("./s3-backend");
+    return new S3BackendHistory(url, projectName(projectDir));
+  }
+  if (url.startsWith("gs://") || url.startsWith("azblob://")) return new CliHistory(runner, url.split("?")[0]!, BUCKET_FALLBACK);
   return new CliHistory(runner, url);
 }

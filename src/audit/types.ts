@@ -46,11 +46,19 @@ export interface StackRecord {
   updates: StackUpdate[];
   /** The stack's current state (latest checkpoint). */
   current: StateResource[];
+  /**
+   * Who holds the stack's lock, when a DIY backend has one: an update running now, or one that
+   * was killed (`pulumi cancel` removes it). What the current state holds beyond the last history
+   * entry was done by it; the lock is the one place a DIY backend records the OS user.
+   */
+  lockedBy?: string;
 }
 
 /** Reads stacks from a backend. Implementations: file backend, `pulumi` CLI. */
 export interface HistorySource {
   describe(): string;
+  /** Set when this backend's record is partial: what is missing and what to do (one line). */
+  readonly limitation?: string;
   /** Throws a UserError naming the stack when it does not exist. */
   read(stack: string): Promise<StackRecord>;
 }

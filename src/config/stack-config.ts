@@ -142,6 +142,14 @@ export const StackConfigSchema = z
     shardSize: z.string().regex(POSITIVE_INT, { message: "must be a positive whole number of machines" }).optional().transform((v) => (v === undefined ? 1000 : Number(v))),
     /** What shards follow: region, or the machines' `cell` label. Defaults to region. */
     shardBy: z.enum(["region", "cell"], { message: "must be region or cell" }).default("region"),
+    /**
+     * A shard stack's wave barriers (src/shard/barrier.ts): the directory every shard of the fleet
+     * shares for its markers. When set (with `shard`), the shards keep their waves in lockstep
+     * inside one `pulumi up` each. Defaults to none: lockstep only through `untilWave`.
+     */
+    lockstepDir: z.string().min(1, { message: "must be a path" }).optional(),
+    /** How long a shard waits at a wave barrier for the others. Defaults to 360 (1 to 10080). */
+    lockstepTimeoutMinutes: boundedInt("minutes", 1, 10080, 360),
   })
   .strict();
 
@@ -222,6 +230,7 @@ export function parseStackConfig(raw: RawStackConfig, projectDir: string): Stack
     sshPrivateKeyPath: parsed.sshPrivateKeyPath === undefined ? undefined : abs(parsed.sshPrivateKeyPath),
     knownHosts: parsed.knownHosts === undefined ? undefined : abs(parsed.knownHosts),
     kubernetesKubeconfig: parsed.kubernetesKubeconfig === undefined ? undefined : abs(parsed.kubernetesKubeconfig),
+    lockstepDir: parsed.lockstepDir === undefined ? undefined : abs(parsed.lockstepDir),
     privateKeySource: hasKey ? "secret" : "file",
   };
 }

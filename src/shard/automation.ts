@@ -7,7 +7,7 @@ import type { StepRunner } from "./lockstep";
 
 /**
  * A lockstep step through the Automation API: select the shard's stack in this project, set
- * `smith:untilWave`, `pulumi up` (continue-on-error: independent clusters go on; the update
+ * `smith:untilWave` (removed when there is no step), `pulumi up` (continue-on-error: independent clusters go on; the update
  * still fails when any node failed, and that fails the step).
  */
 export function automationStepRunner(o: {
@@ -28,7 +28,9 @@ export function automationStepRunner(o: {
     })();
     const pulumiCommand = await command;
     const s = await LocalWorkspace.selectStack({ stackName: stack, workDir: o.workDir }, { envVars, pulumiCommand });
-    await s.setConfig("smith:untilWave", { value: step });
+    // No step: every wave in one update (lockstep through the stack's wave barriers).
+    if (step === undefined) await s.removeConfig("smith:untilWave");
+    else await s.setConfig("smith:untilWave", { value: step });
     try {
       const r = await s.up({
         continueOnError: true,

@@ -1,4 +1,5 @@
 import type { WaveFile } from "../waves/schema";
+import { abortBarriers, clearAbort } from "./barrier";
 
 /**
  * Lockstep across shard stacks: the waves run one at a time, each in every shard in parallel,
@@ -22,8 +23,8 @@ export interface StepResult {
   summary: string;
 }
 
-/** Runs `pulumi up` of `stack` with `smith:untilWave` = `step`. */
-export type StepRunner = (stack: string, step: string) => Promise<StepResult>;
+/** Runs `pulumi up` of `stack` with `smith:untilWave` = `step` (every wave when undefined). */
+export type StepRunner = (stack: string, step: string | undefined) => Promise<StepResult>;
 
 export interface LockstepResult {
   /** Steps that finished in every shard. */
@@ -35,7 +36,7 @@ export interface LockstepResult {
 export interface LockstepOptions {
   stacks: readonly string[];
   steps: readonly string[];
-  run: StepRunner;
+  run: (stack: string, step: string) => Promise<StepResult>;
   /** Progress lines. */
   log?: (line: string) => void;
   /** Shards run at once; defaults to all of them. */
@@ -43,7 +44,7 @@ export interface LockstepOptions {
 }
 
 /** Runs `fn` over `items` with at most `n` at a time, keeping results in input order. */
-async function pool<T, R>(items: readonly T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+export async function pool<T, R>(items: readonly T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   const worker = async () => {
@@ -78,4 +79,44 @@ export async function runLockstep(o: LockstepOptions): Promise<LockstepResult> {
     log(`step ${step}: done in every shard (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   }
   return { completed };
+}
+
+export interface TogetherOptions {
+  /** Every shard stack of the fleet with its shard name (`smith:shard`). */
+  shards: readonly { stack: string; shard: string }[];
+  /** `pulumi up` of one stack, every wave (no `smith:untilWave`): its barriers keep it in lockstep. */
+  run: (stack: string) => Promise<StepResult>;
+  /** `smith:lockstepDir` of the shard stacks, and the build they roll out. */
+  dir: string;
+  build: string;
+  log?: (line: string) => void;
+}
+
+/**
+ * Lockstep through wave barriers (barrier.ts): ONE `pulumi up` per shard stack, all at once; the
+ * stacks' `lockstep-<wave>` steps hold each wave until it finished in every shard. A shard whose
+ * update fails aborts the barriers of the build, so the others stop at their next barrier
+ * instead of waiting for it until the timeout. Running it again (after a crash or a fix) clears
+ * the abort first; finished waves are unchanged resources, so every shard resumes where it stopped.
+ */
+export async function runTogether(o: TogetherOptions): Promise<{ failed: { stack: string; summary: string }[] }> {
+  const log = o.log ?? (() => {});
+  clearAbort(o.dir, o.build);
+  log(`${o.shards.length} shard stack(s) start; waves in lockstep through ${o.dir}`);
+  const results = await Promise.all(
+    o.shards.map(async ({ stack, shard }) => {
+      let r: StepResult;
+      try {
+        r = await o.run(stack);
+      } catch (e) {
+        r = { ok: false, summary: (e as Error).message.split("\n")[0]! };
+      }
+      if (!r.ok) {
+        abortBarriers(o.dir, o.build, shard, r.summary);
+        log(`${stack}: FAILED (${r.summary}); the other shards stop at their next barrier`);
+      } else log(`${stack}: done`);
+      return { stack, ...r };
+    }),
+  );
+  return { failed: results.filter((r) => !r.ok).map((r) => ({ stack: r.stack, summary: r.summary })) };
 }

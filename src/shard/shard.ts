@@ -1,7 +1,7 @@
 import { createHash } from "crypto";
 import { UserError } from "../errors";
 import type { Machine } from "../inventory/schema";
-import type { WaveFile } from "../waves/schema";
+import type { Plan } from "../plan/types";
 
 /**
  * Sharding: a fleet larger than `size` machines is split into several stacks that run in
@@ -90,9 +90,15 @@ export function selectShard(machines: readonly Machine[], s: ShardSettings & { s
 }
 
 /**
- * The wave file as a shard plans it: every wave optional, since a shard may hold none of a wave's
- * machines (a region canary). The program checks the selectors against the whole fleet first.
+ * A shard's plan: the whole fleet's plan restricted to the shard's machines. Samples and phases
+ * are the fleet's (planning a shard on its own would draw its own sample of every wave and
+ * split its own carriers into phases), so shards in lockstep run exactly the fleet's waves.
+ * Waves without a machine of the shard are left out; clusters are whole in a shard.
  */
-export function shardWaves(w: WaveFile): WaveFile {
-  return { ...w, waves: w.waves.map((x) => ({ ...x, optional: true })) };
+export function shardPlan(fleet: Plan, machines: readonly Machine[]): Plan {
+  const names = new Set(machines.map((m) => m.name));
+  const waves = fleet.waves
+    .map((w) => ({ ...w, clusters: w.clusters.filter((c) => c.nodes.some((n) => names.has(n))) }))
+    .filter((w) => w.clusters.length > 0);
+  return { build: fleet.build, waves, unassigned: fleet.unassigned.filter((u) => names.has(u.name)) };
 }

@@ -168,6 +168,24 @@ export function chainOverlapProblems(plan: Plan, windows: Map<string, NodeWindow
   return problems;
 }
 
+/**
+ * Waves in lockstep, from the engine's windows of every stack (shards included): no node of wave
+ * k+1 started before the last node of wave k ended, in any stack. `plan` is the whole fleet's.
+ */
+export function waveLockstepProblems(plan: Plan, windows: Map<string, NodeWindow>): string[] {
+  const problems: string[] = [];
+  let prev: { wave: string; end: number; node: string } | undefined;
+  for (const w of plan.waves) {
+    const ws = w.clusters.flatMap((c) => c.nodes).flatMap((n) => (windows.has(n) ? [windows.get(n)!] : []));
+    if (!ws.length) continue;
+    const first = ws.reduce((a, b) => (b.start < a.start ? b : a));
+    if (prev && first.start < prev.end) problems.push(`${w.name}: ${first.name} started at ${first.start}, before ${prev.node} of ${prev.wave} ended at ${prev.end}`);
+    const last = ws.reduce((a, b) => (b.end > a.end ? b : a));
+    prev = { wave: w.name, end: last.end, node: last.name };
+  }
+  return problems;
+}
+
 /** Waves in order: every node of wave k finished before any node of wave k+1 started (agent clock). */
 export function waveOrderProblems(plan: Plan, runs: Map<string, NodeRun>, build: string): string[] {
   const problems: string[] = [];

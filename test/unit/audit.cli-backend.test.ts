@@ -54,7 +54,7 @@ describe("audit: backends with numbered updates, through the CLI", () => {
     const runner: PulumiRunner = { run: async () => ({ code: 255, stdout: "", stderr: "error: no stack named 'nope' found\n" }) };
     await new CliHistory(runner, "x").read("nope").then(
       () => expect.fail("no error"),
-      (e: Error) => expect(e.message).to.equal("--stack nope: no stack named 'nope' found"),
+      (e: Error) => expect(e.message).to.equal("--stack nope (backend x): no stack named 'nope' found"),
     );
   });
 

@@ -121,7 +121,7 @@ describe("audit: the file backend", () => {
 
 describe("audit: approvals recorded with an update", () => {
   it("takes `smith approve`'s who-and-when entries for the run's build, else the bare approvals", async () => {
-    const { approvalsFor } = await import("../../src/audit/file-backend");
+    const { approvalsFor } = await import("../../src/audit/checkpoint");
     const config = {
       "smith:approvals": ["canary@41", "main@42", "review@42"],
       "smith:approvedBy": ["canary@41 by ann at 2026-11-01T00:00:00Z", "main@42 by bob at 2026-12-01T09:00:00Z"],

@@ -1,9 +1,12 @@
 import { expect } from "chai";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
+import { abortBarriers, arrive, BarrierError, clearAbort, markerPath, missingShards, passBarrier, readAbort } from "../../src/shard/barrier";
 import { generateFleet } from "../../src/inventory/generate";
-import { runLockstep, lockstepSteps } from "../../src/shard/lockstep";
+import { runLockstep, lockstepSteps, runTogether } from "../../src/shard/lockstep";
 import { planRollout } from "../../src/plan/planner";
-import { selectShard, shardFleet, shardWaves } from "../../src/shard/shard";
+import { selectShard, shardFleet, shardPlan } from "../../src/shard/shard";
 import { applyUntilWave, runsUntil } from "../../src/shard/until-wave";
 import { loadWaves } from "../../src/waves/load";
 
@@ -51,14 +54,24 @@ describe("shard: splitting a fleet", () => {
     expect(() => selectShard(fleet, { size: 500, by: "region", shard: "nope" })).to.throw(/smith:shard: no shard "nope".*shards: /);
   });
 
-  it("plans a shard without the canary region: the wave file's waves become optional there", () => {
+  it("plans a shard as its part of the fleet's plan: the fleet's samples and phases, waves it has no machine in left out", () => {
     const waves = loadWaves(path.join(__dirname, "..", "..", "waves", "production.yaml"));
-    const shard = shardFleet(fleet, { size: 2000, by: "region" }).find((s) => s.group === "eu-west")!;
-    const noGates = { ...waves, waves: waves.waves.map(({ gate: _g, ...w }) => w) };
-    expect(() => planRollout(shard.machines, noGates, "2")).to.throw(/selects no machine/);
-    const plan = planRollout(shard.machines, shardWaves(noGates), "2");
-    expect(plan.unassigned).to.deep.equal([]);
-    expect(plan.waves.find((w) => w.name === "canary")?.clusters ?? []).to.deep.equal([]);
+    const fleetPlan = planRollout(fleet, waves, "2");
+    const shards = shardFleet(fleet, { size: 2000, by: "region" });
+    const shard = shards.find((s) => s.group === "eu-west")!;
+    const plan = shardPlan(fleetPlan, shard.machines);
+    const names = new Set(shard.machines.map((m) => m.name));
+    expect(plan.waves.map((w) => w.name)).to.not.include("canary");
+    for (const w of plan.waves) {
+      const fw = fleetPlan.waves.find((x) => x.name === w.name)!;
+      // Same clusters, same nodes, same order as in the fleet's plan: whole clusters of this shard only.
+      expect(w.clusters).to.deep.equal(fw.clusters.filter((c) => names.has(c.nodes[0]!)));
+      expect(w.gate).to.deep.equal(fw.gate);
+    }
+    // Every machine of the fleet plan is in exactly one shard's plan.
+    const all = shards.flatMap((s) => shardPlan(fleetPlan, s.machines).waves.flatMap((w) => w.clusters.flatMap((c) => c.nodes)));
+    expect(all.length).to.equal(new Set(all).size);
+    expect(new Set(all)).to.deep.equal(new Set(fleetPlan.waves.flatMap((w) => w.clusters.flatMap((c) => c.nodes))));
   });
 
   it("refuses by cell without cell labels, naming the machine", () => {
@@ -121,5 +134,98 @@ describe("shard: lockstep", () => {
     expect(r.failed?.stacks.map((s) => s.stack)).to.deep.equal(["c"]);
     expect(log.filter((l) => l.includes("w3"))).to.deep.equal([]);
     inFlight = new Map();
+  });
+});
+
+describe("shard: wave barriers (src/shard/barrier.ts)", () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "smith-barrier-"))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const spec = (shard: string, wave = "haproxy01/phase-2") => ({ dir, build: "7", wave, shard, shards: ["eu-west", "ap-south", "us-east"] });
+  /** A clock that only moves when the barrier sleeps. */
+  const clock = () => {
+    let t = 0;
+    return { now: () => t, sleep: async (ms: number) => void (t += ms) };
+  };
+
+  it("passes once every shard arrived; markers are per build and wave", async () => {
+    arrive(spec("eu-west"));
+    arrive(spec("us-east", "main"));
+    expect(missingShards(spec("x"))).to.deep.equal(["ap-south", "us-east"]);
+    expect(fs.existsSync(markerPath(dir, "7", "haproxy01/phase-2", "eu-west"))).to.equal(true);
+    expect(path.basename(path.dirname(markerPath(dir, "7", "haproxy01/phase-2", "eu-west")))).to.equal("haproxy01%2Fphase-2");
+    const c = clock();
+    const waits: string[][] = [];
+    let late = 0;
+    const r = await passBarrier(spec("ap-south"), {
+      timeoutMs: 60_000,
+      ...c,
+      sleep: async (ms) => {
+        await c.sleep(ms);
+        if (++late === 3) arrive(spec("us-east"));
+      },
+      onWaiting: (m) => waits.push(m),
+    });
+    expect(r.waitedMs).to.equal(3000);
+    expect(waits).to.deep.equal([["us-east"]]);
+    expect(missingShards(spec("x"))).to.deep.equal([]);
+    // Another build starts from nothing.
+    expect(missingShards({ ...spec("x"), build: "8" })).to.have.length(3);
+  });
+
+  it("stops waiting when another shard's update aborted, until the abort is cleared", async () => {
+    abortBarriers(dir, "7", "us-east", "pulumi up failed: 1 machine failed");
+    const err = await passBarrier(spec("eu-west"), { timeoutMs: 60_000, ...clock() }).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(BarrierError);
+    expect((err as BarrierError).kind).to.equal("aborted");
+    expect((err as Error).message).to.equal("wave haproxy01/phase-2: shard us-east stopped (pulumi up failed: 1 machine failed); not waiting for ap-south, us-east");
+    // Its own marker is left: it did finish the wave.
+    expect(missingShards(spec("x"))).to.deep.equal(["ap-south", "us-east"]);
+    clearAbort(dir, "7");
+    expect(readAbort(dir, "7")).to.equal(undefined);
+  });
+
+  it("gives up after the timeout, naming the shards that never arrived", async () => {
+    const err = await passBarrier(spec("eu-west"), { timeoutMs: 120_000, pollMs: 10_000, ...clock() }).catch((e: unknown) => e);
+    expect((err as BarrierError).kind).to.equal("timeout");
+    expect((err as Error).message).to.equal("wave haproxy01/phase-2: shard(s) ap-south, us-east did not finish it within 2 min");
+  });
+
+  it("refuses a shard that is not one of the fleet's", async () => {
+    const err = await passBarrier({ ...spec("nowhere") }, { timeoutMs: 1, ...clock() }).catch((e: unknown) => e);
+    expect((err as Error).message).to.match(/shard nowhere is not one of eu-west, ap-south, us-east/);
+  });
+});
+
+describe("shard: every shard in one update (runTogether)", () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "smith-together-"))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const shards = [
+    { stack: "prod-eu-west", shard: "eu-west" },
+    { stack: "prod-ap-south", shard: "ap-south" },
+  ];
+
+  it("runs all shard stacks at once; a failed one aborts the build's barriers for the others", async () => {
+    abortBarriers(dir, "7", "eu-west", "stale abort of an earlier attempt");
+    let running = 0;
+    let most = 0;
+    const seenAbort: (string | undefined)[] = [];
+    const r = await runTogether({
+      shards,
+      dir,
+      build: "7",
+      run: async (stack) => {
+        seenAbort.push(readAbort(dir, "7")?.reason);
+        most = Math.max(most, ++running);
+        await new Promise((res) => setTimeout(res, 5));
+        running--;
+        return stack === "prod-ap-south" ? { ok: false, summary: "prod-ap-south: failed (1 machine)" } : { ok: true, summary: "ok" };
+      },
+    });
+    expect(most).to.equal(2);
+    expect(seenAbort).to.deep.equal([undefined, undefined]);
+    expect(r.failed).to.deep.equal([{ stack: "prod-ap-south", summary: "prod-ap-south: failed (1 machine)" }]);
+    expect(readAbort(dir, "7")).to.deep.include({ shard: "ap-south", reason: "prod-ap-south: failed (1 machine)" });
   });
 });

@@ -121,9 +121,12 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
     for (const r of rec.resources.filter((x) => x.custom && x.type.startsWith("command:"))) {
       expect((r.inputs.connection as Record<string, unknown>).hostKey, r.name).to.equal(ED);
     }
-    // The key came from the file and stayed secret.
-    expect((rec.byName("a1-patch").inputs.connection as Record<string, unknown>).privateKey).to.equal(KEY);
-    expect(JSON.stringify(rec.byName("a1-patch").raw)).to.contain("1b47061264138c4ac30d75fd1eb44270");
+    // The key stays in the program: commands log in through its SSH agent; no resource holds it.
+    const conn = rec.byName("a1-patch").inputs.connection as Record<string, unknown>;
+    expect(conn.privateKey).to.equal(undefined);
+    expect(conn.agentSocketPath).to.match(/smith-ssh-.*\/agent\.sock$/);
+    expect(fs.statSync(path.dirname(String(conn.agentSocketPath))).mode & 0o077).to.equal(0);
+    for (const r of rec.resources) expect(JSON.stringify(r.raw), r.name).to.not.contain("stack-test-key");
   });
 
   it("holds an unapproved wave and every later one: never-patched nodes are not registered", async () => {
@@ -294,7 +297,9 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
     await run();
     const c = rec.byName("t1-patch").inputs.connection as Record<string, unknown>;
     expect(c.hostKey).to.equal(ED);
-    expect(c.privateKey).to.equal(KEY);
+    // The secret key went to the program's SSH agent, not into the connection.
+    expect(c.privateKey).to.equal(undefined);
+    expect(fs.existsSync(String(c.agentSocketPath))).to.equal(true);
   });
 
   describe("lab conveniences never reach a real stack (issue 7 §1)", () => {
@@ -330,6 +335,57 @@ describe("stack program (stacks/program.ts, Pulumi mocks)", function () {
     it("refuses smith:requireHostKeys false on a non-lab stack", async () => {
       const msg = await refusal(REAL_ENV, { "smith:requireHostKeys": "false" });
       expect(msg).to.equal("stack dev: smith:requireHostKeys: false is allowed only on lab stacks (lab, lab-*): real machines are always verified by host key");
+    });
+  });
+
+  describe("shards in lockstep through wave barriers (smith:lockstepDir)", () => {
+    const shardOf = (cluster: string) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { shardFleet } = require("../../src/shard/shard") as typeof import("../../src/shard/shard");
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { parseInventory } = require("../../src/inventory/load") as typeof import("../../src/inventory/load");
+      const shards = shardFleet(parseInventory(INVENTORY, "inv.yaml"), { size: 3, by: "region" });
+      return { names: shards.map((x) => x.name), mine: shards.find((x) => x.clusters.includes(cluster))!.name };
+    };
+
+    it("puts a barrier after every wave but the last: the next wave waits for it, it waits for the wave", async () => {
+      const { names, mine } = shardOf("a");
+      expect(names.length).to.be.greaterThan(1);
+      configure({ "smith:approvals": '["main@42"]', "smith:shard": mine, "smith:shardSize": "3", "smith:lockstepDir": "locks" });
+      await run();
+      const barriers = rec.ofType("command:local:Command").map((r) => r.name);
+      expect(barriers).to.deep.equal(["lockstep-test", "lockstep-main"]);
+      const cmd = String(rec.byName("lockstep-main").inputs.create);
+      expect(cmd).to.equal(`'node' 'bin/smith.js' 'shard' 'barrier' '--dir' 'locks' '--build' '42' '--wave' 'main' '--shard' '${mine}' '--shards' '${names.join(",")}' '--timeout-minutes' '360'`);
+      // main's first node waits for the barrier after test; the barrier after main waits for main's chain end.
+      expect(deps("a1-patch")).to.include("lockstep-test");
+      expect(deps("lockstep-main")).to.deep.equal(["a3-health"]);
+      expect((rec.byName("lockstep-main").inputs.triggers as string[])[0]).to.equal("42");
+    });
+
+    it("holds a shard's waves after a wave held in another shard (gates are decided on the whole fleet)", async () => {
+      const b = shardOf("b").mine;
+      expect(b).to.not.equal(shardOf("a").mine);
+      // b's shard has only wave last; main (approval gate, cluster a) is in another shard.
+      configure({ "smith:shard": b, "smith:shardSize": "3" });
+      const out = await run();
+      expect(patched()).to.deep.equal([]);
+      expect(out.waves).to.deep.equal([{ name: "last", held: true, reason: "earlier wave main is held", clusters: 0, planned: 2, registered: 0 }]);
+      rec.reset();
+      configure({ "smith:approvals": '["main@42"]', "smith:shard": b, "smith:shardSize": "3" });
+      await run();
+      expect(patched()).to.deep.equal(["b1", "b2"]);
+    });
+
+    it("has no barrier before a held wave, and none without smith:lockstepDir", async () => {
+      const { mine } = shardOf("a");
+      configure({ "smith:shard": mine, "smith:shardSize": "3", "smith:lockstepDir": "locks" });
+      await run();
+      expect(rec.ofType("command:local:Command").map((r) => r.name)).to.deep.equal([]);
+      rec.reset();
+      configure({ "smith:approvals": '["main@42"]', "smith:shard": mine, "smith:shardSize": "3" });
+      await run();
+      expect(rec.ofType("command:local:Command")).to.have.length(0);
     });
   });
 });

@@ -1,6 +1,17 @@
-import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import type { S3MirrorConfig } from "../config";
 import type { MirrorTarget } from "./target";
+
+/**
+ * An S3 client as smith uses one (mirror targets here, DIY state backends in src/audit): the
+ * SDK's standard credential chain, checksums only where required (S3-compatible servers vary in
+ * their support of the newer defaults), and no Node version notice in every command's output.
+ */
+export function s3Client(cfg: S3ClientConfig): S3Client {
+  // smith pins Node 20 (package.json engines) knowingly.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  return new S3Client({ requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED", ...cfg });
+}
 
 const notFound = (e: unknown) => {
   const x = e as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -20,15 +31,10 @@ export class S3Target implements MirrorTarget {
   constructor(private readonly cfg: S3MirrorConfig) {
     this.name = cfg.name;
     this.where = `s3://${cfg.bucket}/${cfg.prefix}${cfg.endpoint ? ` (${cfg.endpoint})` : ""}`;
-    // smith pins Node 20 (package.json engines) knowingly; the SDK's notice would land in every sync's output.
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-    this.s3 = new S3Client({
+    this.s3 = s3Client({
       region: cfg.region,
       ...(cfg.endpoint ? { endpoint: cfg.endpoint } : {}),
       forcePathStyle: cfg.forcePathStyle ?? cfg.endpoint !== undefined,
-      // S3-compatible servers vary in their support of the newer default checksums.
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
       maxAttempts: 1, // sync retries the whole mirror with its own backoff
     });
   }
