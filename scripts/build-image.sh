@@ -52,9 +52,12 @@ stage_context() { # DIR
   (cd "$repo" && git ls-files -z --cached | while IFS= read -r -d '' f; do [[ -e $f ]] && printf '%s\0' "$f"; done |
     tar --null -T - -cf -) | tar -C "$dir/app" -xf -
   cp -a "$repo/node_modules" "$dir/app/node_modules"
-  # Dev dependencies go; typescript and ts-node stay (devOptional: optional peers of
-  # @pulumi/pulumi, which runs the TypeScript programs, and bin/smith.js transpiles with it).
+  # The tree package-lock.json says, without dev dependencies (a package the checkout lacks comes
+  # from npm's cache: --offline); typescript and ts-node stay (devOptional: optional peers of
+  # @pulumi/pulumi, which runs the TypeScript programs, and bin/smith.js transpiles with them).
   (cd "$dir/app" && npm prune --omit=dev --ignore-scripts --no-audit --no-fund --offline >/dev/null)
+  (cd "$dir/app" && npm ls --omit=dev --all >/dev/null 2>&1) ||
+    die "the staged node_modules does not match package-lock.json (npm ls --omit=dev): run npm ci first"
   cp -a "$tools/pulumi" "$tools/pulumi-language-nodejs" "$tools/pulumi-resource-pulumi-nodejs" "$dir/app/.smith/tools/bin/"
   cp -a "$repo/.smith/tools/STATUS" "$dir/app/.smith/tools/" 2>/dev/null || true
   cp -a "$plugin" "$dir/pulumi-home/plugins/"
