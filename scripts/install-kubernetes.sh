@@ -28,10 +28,8 @@ started=$(date +%s.%N)
 log() { printf 'install-kubernetes: %s\n' "$*"; }
 elapsed() { awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
 note() { printf '%s\n' "$*" >>"$status_file.new"; }
-# Builds share two cores with everything else on the machine: keep them polite. -dwarf=false: the
-# links strip DWARF anyway (-ldflags -w), so the compiler need not make it (same code; ~11% less
-# compile CPU, measured on the provider's SDK, docs/platform.md).
-gobuild() { nice -n 10 go build -trimpath -gcflags=all=-dwarf=false "$@"; }
+# Builds share two cores with everything else on the machine: keep them polite.
+gobuild() { nice -n 10 go build -trimpath "$@"; }
 
 stamp() { cat "$repo/scripts/kubernetes-versions.env" "$repo/scripts/install-kubernetes.sh" | sha256sum | cut -d' ' -f1; }
 
@@ -90,8 +88,8 @@ build_kubernetes() {
     local ld="-s -w -X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1"
     ld+=" -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/client-go/pkg/version.gitVersion=$v"
     ld+=" -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
-    # One go build for both: the package graph of k8s.io/kubernetes is loaded once.
-    gobuild -ldflags "$ld" -o "$bin/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
+    gobuild -ldflags "$ld" -o "$bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+    gobuild -ldflags "$ld" -o "$bin/kubectl" k8s.io/kubernetes/cmd/kubectl
   ) >"$build/kube-apiserver.log" 2>&1 || { tail -n 30 "$build/kube-apiserver.log" >&2; return 1; }
   note "installed kube-apiserver, kubectl $v: built from k8s.io/kubernetes@$v (staging modules at v0.${KUBERNETES_VERSION#1.})"
 }
