@@ -14,8 +14,9 @@ import { registerPrComment } from "./pr-comment";
 import { registerStatus } from "./status";
 import { registerSim } from "./sim";
 import { registerShard } from "./shard";
+import { registerProject } from "./project";
 
 /** Each subcommand module adds itself to the program; main.ts knows none of them by name. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerPlan, registerLab, registerBuild, registerSync, registerVerify, registerRetention, registerRollout, registerApprove, registerAudit, registerCompliance, registerStatus, registerPrComment, registerSim, registerShard, registerKube];
+export const commands: RegisterCommand[] = [registerPlan, registerLab, registerBuild, registerSync, registerVerify, registerRetention, registerRollout, registerApprove, registerAudit, registerCompliance, registerStatus, registerPrComment, registerSim, registerShard, registerKube, registerProject];
