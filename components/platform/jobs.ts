@@ -102,7 +102,10 @@ export class Rollout extends pulumi.ComponentResource {
               { metadata: meta(args, objectName, "rollout"), spec: cronJobSpec(p.schedule, spec, podLabels) as k8s.types.input.batch.v1.CronJobSpec },
               o,
             )
-          : new k8s.batch.v1.Job(`${name}-${shard}`, { metadata: meta(args, objectName, "rollout"), spec: jobSpec(spec, podLabels) as k8s.types.input.batch.v1.JobSpec }, o),
+          : // Named, so never two at once: delete first. Without it a forced replacement (`pulumi up
+            // --replace`, how an operator reruns a shard) applies the new Job onto the old one's name
+            // and then deletes "the original": no Job left (seen on the test API server).
+            new k8s.batch.v1.Job(`${name}-${shard}`, { metadata: meta(args, objectName, "rollout"), spec: jobSpec(spec, podLabels) as k8s.types.input.batch.v1.JobSpec }, { ...o, deleteBeforeReplace: true }),
       );
       const consoleSpec = podSpec(args, "console", [], true, { ...extras, command: COMMANDS.console() });
       this.consoles.push(
