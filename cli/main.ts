@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { UserError } from "../src/errors";
-import { commands } from "./commands";
+import { commandsFor } from "./commands";
 
 /**
  * Entry point of the `smith` CLI. Returns the process exit code instead of exiting so tests can
@@ -12,7 +12,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError(false)
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const register of commands) register(program);
+  for (const register of commandsFor(argv)) register(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;

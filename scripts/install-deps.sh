@@ -15,9 +15,7 @@ packages=(
   python3-venv   # the venv scripts/install-s3-server.sh puts moto's S3 server in (builds tests)
   etcd-server    # etcd 3.4 under the test kube-apiserver (scripts/kube-apiserver.sh); installs no running service here
   openssl        # the test API server's CA and certificates (scripts/kube-apiserver.sh)
-  etcd-server    # etcd 3.4 under the test kube-apiserver (scripts/kube-apiserver.sh); installs no running service here
-  openssl        # the test API server's CA and certificates (scripts/kube-apiserver.sh)
-  python3-venv   # the venv scripts/install-s3-server.sh puts moto's S3 server in (builds tests)
+  buildah        # builds the smith image offline, no daemon (scripts/build-image.sh, test/integration/image.test.ts)
 )
 
 started=$(date +%s)

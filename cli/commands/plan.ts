@@ -1,18 +1,10 @@
 import { Option } from "commander";
-import { UserError } from "../../src/errors";
 import { loadInventory } from "../../src/inventory/load";
 import { planRollout } from "../../src/plan/planner";
 import { PLAN_FORMATS, PlanFormat, renderPlan } from "../../src/plan/render";
 import { loadWaves } from "../../src/waves/load";
+import { parseBuildFlag } from "./flags";
 import type { RegisterCommand } from "./index";
-
-/** A build number as the CLI accepts it: a positive integer, written without sign or leading zeros. */
-export function parseBuildFlag(value: string): string {
-  if (!/^[1-9][0-9]*$/.test(value)) {
-    throw new UserError(`flag --build: must be a positive integer (got ${JSON.stringify(value)})`);
-  }
-  return value;
-}
 
 interface PlanFlags {
   inventory: string[];

@@ -1,11 +1,9 @@
 import { Option } from "commander";
-import Table from "cli-table3";
 import { UserError } from "../../src/errors";
 import { SAFE_TOKEN } from "../../src/inventory/schema";
-import { loadInventory } from "../../src/inventory/load";
 import { BarrierError, passBarrier } from "../../src/shard/barrier";
-import { shardFleet, ShardBy } from "../../src/shard/shard";
-import { parseBuildFlag } from "./plan";
+import type { ShardBy } from "../../src/shard/shard";
+import { parseBuildFlag } from "./flags";
 import type { RegisterCommand } from "./index";
 
 /** Exit codes of `smith shard barrier`, beside 0 passed and 2 usage. */
@@ -53,6 +51,8 @@ export const registerShard: RegisterCommand = (program) => {
     .addOption(new Option("--by <what>", "group by (smith:shardBy)").choices(["region", "cell"]).default("region"))
     .addOption(new Option("--format <format>", "output format").choices(["table", "json"]).default("table"))
     .action(async (f: ListFlags) => {
+      // Loaded here: `smith shard barrier` runs once per wave per shard and needs none of it.
+      const [{ loadInventory }, { shardFleet }, { default: Table }] = await Promise.all([import("../../src/inventory/load"), import("../../src/shard/shard"), import("cli-table3")]);
       const shards = shardFleet(await loadInventory(f.inventory), { size: f.size, by: f.by });
       const rows = shards.map((s) => ({ shard: s.name, group: s.group, clusters: s.clusters.length, machines: s.machines.length }));
       if (f.format === "json") {

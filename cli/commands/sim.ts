@@ -6,7 +6,7 @@ import { downSim, serveSim, statusSim, summarize, upSim } from "../../src/sim/co
 import { simPaths } from "../../src/sim/files";
 import type { SimLayoutKind } from "../../src/sim/layout";
 import type { HostKeyMode } from "../../src/sim/sim";
-import { parseBuildFlag } from "./plan";
+import { parseBuildFlag } from "./flags";
 import type { RegisterCommand } from "./index";
 
 function intFlag(flag: string) {

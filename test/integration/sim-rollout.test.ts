@@ -23,6 +23,19 @@ import { clusterOrderProblems, nodeRunsFromState, nodeWindowsFromEvents, waveLoc
  * machines reboot, so the run is mostly engine work; figures are for `npm run bench -- scale`.
  */
 const MACHINES = 200;
+
+/** A sim of the production shape (clusters of 5, 4 regions) with short timings: the run is mostly engine work. */
+function startSim(p: ReturnType<typeof simPaths>, stack: string, machines: number, rebootRate: number) {
+  return upSim(p, {
+    shape: { machines, clusters: machines / 5, regions: 4, layout: "fleet" },
+    network: process.env.SMITH_LAB_TEST_NETWORK || "127.0.2",
+    behaviour: { patchSeconds: 0.2, rebootSeconds: 1, rebootRate, jitter: 0.5 },
+    hostKeys: "machine",
+    stack,
+    build: BUILD,
+    waves: null,
+  });
+}
 const STACK = "lab-simtest";
 const BUILD = "2";
 
@@ -44,15 +57,7 @@ describe("sim rollout (real engine, simulated fleet)", function () {
     pulumi(["stack", "rm", "-s", STACK, "--yes", "--force"]);
     const init = pulumi(["stack", "init", STACK]);
     expect(init.status, init.stderr).to.equal(0);
-    await upSim(p, {
-      shape: { machines: MACHINES, clusters: MACHINES / 5, regions: 4, layout: "fleet" },
-      network: process.env.SMITH_LAB_TEST_NETWORK || "127.0.2",
-      behaviour: { patchSeconds: 0.2, rebootSeconds: 1, rebootRate: 0.1, jitter: 0.5 },
-      hostKeys: "machine",
-      stack: STACK,
-      build: BUILD,
-      waves: null,
-    });
+    await startSim(p, STACK, MACHINES, 0.1);
   });
 
   after(async () => {
@@ -114,15 +119,7 @@ describe("sim rollout in shard stacks with wave barriers (real engine, simulated
     }
     await downSim(p);
     fs.rmSync(lockDir, { recursive: true, force: true });
-    await upSim(p, {
-      shape: { machines: SHARD_MACHINES, clusters: SHARD_MACHINES / 5, regions: 4, layout: "fleet" },
-      network: process.env.SMITH_LAB_TEST_NETWORK || "127.0.2",
-      behaviour: { patchSeconds: 0.2, rebootSeconds: 1, rebootRate: 0.2, jitter: 0.5 },
-      hostKeys: "machine",
-      stack: BASE,
-      build: BUILD,
-      waves: null,
-    });
+    await startSim(p, BASE, SHARD_MACHINES, 0.2);
     // Regions of 25 machines, shards of at most 30: one shard stack per region.
     const inventory = parseInventory(fs.readFileSync(p.inventory, "utf8"), p.inventory);
     const base = fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${BASE}.yaml`), "utf8");
