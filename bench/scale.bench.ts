@@ -208,6 +208,8 @@ async function sharded(n: number, p: SimPaths, env: NodeJS.ProcessEnv, events: s
   const stacks: string[] = [];
   for (const shard of shards) {
     const stack = `${STACK}-${shard}`;
+    // A killed earlier bench leaves its throwaway stacks locked: the lock goes with them.
+    fs.rmSync(path.join(REPO_ROOT, ".smith", "state", ".pulumi", "locks", "organization", "smith", stack), { recursive: true, force: true });
     pulumiSync(["stack", "rm", "-s", stack, "--yes", "--force"], env);
     const init = pulumiSync(["stack", "init", stack], env);
     if (init.code !== 0) throw new Error(`pulumi stack init ${stack}: ${init.stderr.trim()}`);
