@@ -1,7 +1,7 @@
 import { AnonymousCredential, ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { UserError } from "../errors";
 import { AzblobBackendUrl, parseAzblobBackendUrl } from "./azblob-url";
-import { DiyHistory, ObjectStore, StoredObject } from "./diy-history";
+import { DiyHistory, ObjectStore, StoredObject, storeRequest } from "./diy-history";
 
 /** The container client gocloud would make for this URL (azureblob credInfoT.NewClient). */
 export function containerClient(url: AzblobBackendUrl): ContainerClient {
@@ -57,12 +57,8 @@ export class AzblobStore implements ObjectStore {
   }
 
   /** Runs one request; any failure becomes one line naming the backend and the problem. */
-  private async send<T>(request: () => Promise<T>, what: string): Promise<T> {
-    try {
-      return await request();
-    } catch (e) {
-      throw new UserError(`backend ${this.describe()}: ${what}: ${azblobProblem(e, this.url)}`);
-    }
+  private send<T>(request: () => Promise<T>, what: string): Promise<T> {
+    return storeRequest(this.describe(), what, request, (e) => azblobProblem(e, this.url));
   }
 }
 

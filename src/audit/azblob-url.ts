@@ -1,4 +1,4 @@
-import { goBool, openBucketUrl } from "./bucket-url";
+import { dotDotSlash, goBool, hexEscape, openBucketUrl } from "./bucket-url";
 
 /**
  * A DIY backend URL `azblob://container[/path][?query]` read the way Pulumi 3.248 opens it, so
@@ -33,14 +33,10 @@ export type AzblobCredential =
  * characters, `"`, `#`, `%`, `?`, DEL and the `/` of `../` are escaped in every key the CLI writes.
  */
 export function escapeAzureKey(key: string): string {
-  const r = [...key];
-  return r
-    .map((c, i) => {
-      const n = c.codePointAt(0)!;
-      const escape = c === "\\" || n < 32 || [34, 35, 37, 63, 127].includes(n) || (i > 1 && c === "/" && r[i - 1] === "." && r[i - 2] === ".");
-      return escape ? `__0x${n.toString(16)}__` : c;
-    })
-    .join("");
+  return hexEscape(key, (r, i) => {
+    const n = r[i]!.codePointAt(0)!;
+    return r[i] === "\\" || n < 32 || [34, 35, 37, 63, 127].includes(n) || dotDotSlash(r, i);
+  });
 }
 
 /** Parses an `azblob://` backend URL with the environment the CLI would see; a UserError naming the backend when the CLI would refuse it too. */

@@ -44,3 +44,18 @@ export function goBool(v: string): boolean | undefined {
   if (["0", "f", "F", "FALSE", "false", "False"].includes(v)) return false;
   return undefined;
 }
+
+/**
+ * gocloud's internal/escape.HexEscape: each rune `escape` picks becomes `__0x<hex>__`. The drivers
+ * escape every key they write (azureblob, gcsblob: each with its own rule), so a prefix the user
+ * wrote with such characters is stored escaped and must be looked up escaped.
+ */
+export function hexEscape(key: string, escape: (runes: string[], i: number) => boolean): string {
+  const r = [...key];
+  return r.map((c, i) => (escape(r, i) ? `__0x${c.codePointAt(0)!.toString(16)}__` : c)).join("");
+}
+
+/** The `/` of `../`, which both azureblob and gcsblob escape. */
+export function dotDotSlash(r: string[], i: number): boolean {
+  return i > 1 && r[i] === "/" && r[i - 1] === "." && r[i - 2] === ".";
+}

@@ -5,6 +5,7 @@ import { UserError } from "../errors";
 import { defaultBackendUrl, pulumiHome } from "../pulumi/env";
 import { parseAzblobBackendUrl } from "./azblob-url";
 import { CliHistory } from "./cli-backend";
+import { parseGsBackendUrl } from "./gs-url";
 import { FileBackendHistory } from "./file-backend";
 import type { PulumiRunner } from "./pulumi-cli";
 import type { HistorySource } from "./types";
@@ -34,21 +35,19 @@ export function currentLogin(repoRoot: string): string | undefined {
 }
 
 /**
- * What smith cannot read per update on gs:// DIY backends (see docs/audit.md "Known limits" for
- * why), and on azblob:// without a storage key, SAS token or connection string, so audit falls
- * back to the CLI there: the update list and the current state only.
+ * What smith cannot read per update on azblob:// without a storage key, SAS token or connection
+ * string (gocloud then uses Azure AD, which smith does not read), so audit falls back to the CLI
+ * there: the update list and the current state only.
  */
-export const BUCKET_FALLBACK =
-  "update list and current state only: smith reads the checkpoint of each update from file://, s3:// and azblob:// backends; copy the bucket to a directory (gsutil rsync / azcopy sync) and audit with PULUMI_BACKEND_URL=file://DIR for the full history";
 export const AZBLOB_FALLBACK =
   "update list and current state only: smith reads an azblob:// backend's checkpoints with AZURE_STORAGE_ACCOUNT + AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING and none is set (Azure AD logins are not read); copy the container to a directory (azcopy sync) and audit with PULUMI_BACKEND_URL=file://DIR for the full history";
 
 /**
  * Where stack history comes from: the backend the CLI uses — PULUMI_BACKEND_URL, else the login
  * in smith's PULUMI_HOME, else the checkout's `.smith/state`. DIY backends keep a checkpoint per
- * update beside the history entry, read directly from `file://`, `s3://` and `azblob://`; Pulumi
- * Cloud through the CLI (`stack export --version N`); gs:// (and azblob:// with an Azure AD login
- * only) through the CLI too, without the per-update checkpoints (BUCKET_FALLBACK).
+ * update beside the history entry, read directly from `file://`, `s3://`, `azblob://` and `gs://`;
+ * Pulumi Cloud through the CLI (`stack export --version N`); azblob:// with an Azure AD login only
+ * through the CLI too, without the per-update checkpoints (AZBLOB_FALLBACK).
  */
 export function historySource(repoRoot: string, projectDir: string, runner: PulumiRunner, env: NodeJS.ProcessEnv = process.env): HistorySource {
   const url = env.PULUMI_BACKEND_URL || currentLogin(repoRoot) || defaultBackendUrl(repoRoot);
@@ -70,6 +69,11 @@ export function historySource(repoRoot: string, projectDir: string, runner: Pulu
     const { AzblobBackendHistory } = require("./azblob-backend") as typeof import("./azblob-backend");
     return new AzblobBackendHistory(parsed, projectName(projectDir));
   }
-  if (url.startsWith("gs://")) return new CliHistory(runner, url.split("?")[0]!, BUCKET_FALLBACK);
+  if (url.startsWith("gs://")) {
+    // @google-cloud/storage loads only for a gs:// backend.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { GsBackendHistory } = require("./gs-backend") as typeof import("./gs-backend");
+    return new GsBackendHistory(parseGsBackendUrl(url, env), projectName(projectDir));
+  }
   return new CliHistory(runner, url);
 }

@@ -19,7 +19,7 @@ import { S3BackendHistory } from "../../src/audit/s3-backend";
 import { sleep } from "../../src/lab/host";
 import { s3Client } from "../../src/packages/targets/s3";
 import { findPulumi, pulumiEnv } from "../../src/pulumi/env";
-import { BucketFleet, log, TestBucket } from "../support/bucket-audit";
+import { BucketFleet, itReadsEveryUpdate, log, TestBucket } from "../support/bucket-audit";
 import { freePort, motoServer, s3Server, Server } from "../support/builds";
 import { commandProviderUnavailableReason, createTempProject, pulumiUnavailableReason, REPO_ROOT, runPulumi } from "../support/pulumi";
 import { childProcesses } from "../support/smith-cli";
@@ -38,7 +38,6 @@ describe("audit over a DIY S3 backend (moto, real engine, simulated fleet)", fun
   let url: string;
   let fleet: BucketFleet;
   const pulumi = (args: string[]) => fleet.pulumi(args);
-  const smith = (args: string[], backendUrl: string) => fleet.smith(args, backendUrl);
 
   before(async function () {
     if (why) {
@@ -69,20 +68,7 @@ describe("audit over a DIY S3 backend (moto, real engine, simulated fleet)", fun
     },
   };
 
-  it("two updates into the bucket: build 2 everywhere, then build 3 with one machine removed", () => fleet.twoUpdates("S3"));
-
-  it("the CLI wrote the file backend's layout under the URL's path", () => fleet.expectLayout(bucket, PREFIX));
-
-  it("smith audit on s3:// lists both updates' events, the removed machine's too", () => fleet.expectBothUpdates(`s3://${BUCKET}/${PREFIX} (endpoint ${s3.url})`));
-
-  it("reports exactly what the file backend reports for the same files", () => fleet.expectSameAsFileBackend(bucket, PREFIX));
-
-  it("the CLI prints the evidence summary from s3:// with the removed machine", () => {
-    const r = smith(["audit", "--stack", STACK, "--format", "markdown"], url);
-    expect(r.status, r.stderr).to.equal(0);
-    expect(r.stdout).to.include(`\`${fleet.removed}\` (removed)`);
-    expect(r.stdout).to.include(`${STACK}: s3://${BUCKET}/${PREFIX}`);
-  });
+  itReadsEveryUpdate("S3", "s3", () => ({ fleet, bucket, prefix: PREFIX, source: `s3://${BUCKET}/${PREFIX} (endpoint ${s3.url})` }));
 
   it("names the OS user from the stack's lock for the patches of an update that was killed", async () => {
     // build 4; killed (with its plugins: its own process group) as soon as the first wave's patch
@@ -166,12 +152,7 @@ describe("audit over a DIY S3 backend (moto, real engine, simulated fleet)", fun
       [`s3://${BUCKET}?endpoint=http://127.0.0.1:${closed}&s3ForcePathStyle=true&region=us-east-1`, new RegExp(`^smith: backend s3://smith-state \\(endpoint http://127.0.0.1:${closed}\\): listing .*: cannot reach http://127.0.0.1:${closed} \\(ECONNREFUSED.*\\)$`)],
       [`s3://no-such-bucket/x?endpoint=${s3.url}&s3ForcePathStyle=true&region=us-east-1`, /^smith: backend s3:\/\/no-such-bucket\/x \(endpoint .*\): listing x\/\.pulumi\/stacks\/smith\/: bucket no-such-bucket does not exist$/],
     ];
-    for (const [u, want] of cases) {
-      const r = smith(["audit", "--stack", STACK], u);
-      expect(r.status, `${u}: ${r.stderr}`).to.equal(2);
-      expect(r.stderr.trim().split("\n"), u).to.have.length(1);
-      expect(r.stderr.trim(), u).to.match(want);
-    }
+    fleet.expectOneLineErrors(cases);
   });
 
   /** Every key under `prefix` in the bucket, with the SDK directly (not smith's reader). */

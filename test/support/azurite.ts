@@ -1,8 +1,10 @@
 /**
- * Azurite (npm `azurite`, a devDependency): Microsoft's Azure Storage emulator, blob service
- * only, on loopback, with its documented development account.
+ * Azurite (npm `azurite`, installed by scripts/install-azure-server.sh under .smith/tools/azurite):
+ * Microsoft's Azure Storage emulator, blob service only, on loopback, with its documented
+ * development account.
  */
 import { ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { freePort, serve, Server } from "./builds";
@@ -12,10 +14,11 @@ import { REPO_ROOT } from "./pulumi";
 export const AZURITE_ACCOUNT = "devstoreaccount1";
 export const AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-/** azurite-blob from node_modules, or null when it is not installed (npm ci --omit=dev). */
+/** azurite-blob from scripts/install-azure-server.sh's prefix, else from PATH, else null. */
 export function azuriteBlob(): string | null {
-  const bin = path.join(REPO_ROOT, "node_modules", ".bin", "azurite-blob");
-  return fs.existsSync(bin) ? bin : null;
+  const bin = path.join(REPO_ROOT, ".smith", "tools", "azurite", "node_modules", ".bin", "azurite-blob");
+  if (fs.existsSync(bin)) return bin;
+  return spawnSync("sh", ["-c", "command -v azurite-blob"]).status === 0 ? "azurite-blob" : null;
 }
 
 export interface AzuriteServer extends Server {

@@ -150,6 +150,25 @@ export class BucketFleet {
     return spawnSync(process.execPath, [path.join(REPO_ROOT, "bin", "smith.js"), ...args], { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000, env: { ...pulumiEnv(REPO_ROOT), ...this.env, PULUMI_BACKEND_URL: backendUrl } });
   }
 
+  /**
+   * `smith audit` on each bad backend URL (with the variables in its third element for that run
+   * only) fails with exit 2 and exactly one stderr line matching its pattern.
+   */
+  expectOneLineErrors(cases: [url: string, want: RegExp, env?: NodeJS.ProcessEnv][]): void {
+    for (const [u, want, env] of cases) {
+      const saved = Object.fromEntries(Object.keys(env ?? {}).map((k) => [k, this.env[k]]));
+      Object.assign(this.env, env);
+      try {
+        const r = this.smith(["audit", "--stack", this.stack], u);
+        expect(r.status, `${u}: ${r.stderr}`).to.equal(2);
+        expect(r.stderr.trim().split("\n"), u).to.have.length(1);
+        expect(r.stderr.trim(), u).to.match(want);
+      } finally {
+        Object.assign(this.env, saved);
+      }
+    }
+  }
+
   /** The CLI with this test's backend and credentials. */
   runner(): PulumiRunner {
     const inner = cliRunner(REPO_ROOT);
@@ -216,4 +235,38 @@ export class BucketFleet {
     for (const r of [onBucket, onFile]) r.sources[0]!.source = "-";
     expect(onBucket).to.deep.equal(onFile);
   }
+}
+
+/** What a bucket backend's suite hands the shared cases once its `before` has run. */
+export interface BucketUnderTest {
+  fleet: BucketFleet;
+  /** The bucket read by the test itself. */
+  bucket: TestBucket;
+  /** The URL's path (`fleet/audit`). */
+  prefix: string;
+  /** How smith names the backend in reports (`s3://smith-state/fleet/audit (endpoint …)`). */
+  source: string;
+}
+
+/**
+ * The cases every bucket backend passes, in order: the two updates, the layout the CLI wrote,
+ * both updates' events (the removed machine's too), the same report as the file backend's over a
+ * copy, and the evidence summary from the smith CLI. `kind` names the backend in titles and logs.
+ */
+export function itReadsEveryUpdate(kind: string, scheme: string, get: () => BucketUnderTest): void {
+  it("two updates into the bucket: build 2 everywhere, then build 3 with one machine removed", () => get().fleet.twoUpdates(kind));
+
+  it("the CLI wrote the file backend's layout under the URL's path", () => get().fleet.expectLayout(get().bucket, get().prefix));
+
+  it(`smith audit on ${scheme}:// lists both updates' events, the removed machine's too`, () => get().fleet.expectBothUpdates(get().source));
+
+  it("reports exactly what the file backend reports for the same objects", () => get().fleet.expectSameAsFileBackend(get().bucket, get().prefix));
+
+  it(`the CLI prints the evidence summary from ${scheme}:// with the removed machine`, () => {
+    const { fleet } = get();
+    const r = fleet.smith(["audit", "--stack", fleet.stack, "--format", "markdown"]);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.include(`\`${fleet.removed}\` (removed)`);
+    expect(r.stdout).to.include(`${fleet.stack}: ${get().source.split(" ")[0]}`);
+  });
 }
