@@ -27,6 +27,9 @@ export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 # Type errors are caught once by `npm run typecheck`; ts-node only transpiles the program.
 export PULUMI_NODEJS_TRANSPILE_ONLY=true
+# Every cluster of a wave patches at once: Pulumi's default (4 x cores) would batch them
+# (src/pulumi/env.ts DEFAULT_PARALLEL). `pulumi up --parallel N` still wins.
+export PULUMI_PARALLEL="${PULUMI_PARALLEL:-512}"
 case "${SMITH_STACK:-}" in
   lab | lab-*)
     # Lab stacks: the local file backend in the project (Pulumi Cloud is never the default) and

@@ -4,6 +4,7 @@ import { decodeList } from "../../src/config/stack-config";
 import { UserError } from "../../src/errors";
 import { SAFE_TOKEN } from "../../src/inventory/schema";
 import { automationDriver } from "../../src/pipeline/automation";
+import { PROJECT_DIR_ENV, resolveProjectDir } from "../../src/pipeline/project-dir";
 import type { RegisterCommand } from "./index";
 
 interface Flags {
@@ -11,6 +12,7 @@ interface Flags {
   wave: string;
   build: string;
   by?: string;
+  projectDir?: string;
 }
 
 /** Who is approving: --by, else the user behind sudo, else the login user. */
@@ -33,11 +35,13 @@ export const registerApprove: RegisterCommand = (program) => {
     .requiredOption("--wave <wave>", "the wave (or the pipeline's review stage) to open")
     .requiredOption("--build <n>", "the build the approval is for")
     .option("--by <user>", "who approves (default: $SUDO_USER, $USER)")
+    .option("--project-dir <dir>", `the Pulumi project whose stack file records it (default $${PROJECT_DIR_ENV}, else the checkout): the rollout's`)
     .action(async (f: Flags) => {
       if (!/^[1-9][0-9]*$/.test(f.build)) throw new UserError(`flag --build: must be a positive integer (got ${JSON.stringify(f.build)})`);
       if (!SAFE_TOKEN.test(f.wave)) throw new UserError(`flag --wave: must be a wave name (got ${JSON.stringify(f.wave)})`);
       const who = approver(f);
-      const d = await automationDriver(path.resolve(__dirname, "..", ".."), f.stack);
+      const repoRoot = path.resolve(__dirname, "..", "..");
+      const d = await automationDriver(repoRoot, f.stack, process.env, resolveProjectDir(f.projectDir, process.env, repoRoot));
       const raw = await d.config();
       const entry = `${f.wave}@${f.build}`;
       const approvals = decodeList(raw.approvals?.value ?? "[]") ?? [];

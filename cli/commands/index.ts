@@ -26,6 +26,7 @@ export const commandModules: Record<string, () => RegisterCommand> = {
   sim: () => require("./sim").registerSim,
   shard: () => require("./shard").registerShard,
   kube: () => require("./kube").registerKube,
+  project: () => require("./project").registerProject,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 

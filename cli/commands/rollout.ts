@@ -17,6 +17,7 @@ import { plainLine, ProgressEvent } from "../../src/pipeline/progress";
 import { runRollout } from "../../src/pipeline/runner";
 import { latestPublishedBuild } from "../../src/pipeline/latest";
 import { PipelineFile, pipelineStacks, stageKind } from "../../src/pipeline/schema";
+import { PROJECT_DIR_ENV, resolveProjectDir } from "../../src/pipeline/project-dir";
 import { resolveStateDir, STATE_DIR_ENV } from "../../src/pipeline/state-dir";
 import { renderSummary } from "../../src/pipeline/summary";
 import type { RegisterCommand } from "./index";
@@ -31,17 +32,18 @@ interface Flags {
   retryHalted?: boolean;
   servicenow?: string;
   stateDir?: string;
+  projectDir?: string;
 }
 
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
 /** One driver per stack for the whole run (LocalWorkspace setup costs a `pulumi version` call). */
-function driverCache(): (stack: string) => Promise<StackDriver> {
+function driverCache(projectDir: string): (stack: string) => Promise<StackDriver> {
   const cache = new Map<string, Promise<StackDriver>>();
   return (stack) => {
     let d = cache.get(stack);
     if (!d) {
-      d = automationDriver(REPO_ROOT, stack);
+      d = automationDriver(REPO_ROOT, stack, process.env, projectDir);
       cache.set(stack, d);
     }
     return d;
@@ -102,15 +104,17 @@ export const registerRollout: RegisterCommand = (program) => {
     .option("--no-wait", "do not wait out soaks: stop (exit 3) and say when to run again")
     .option("--retry-halted", "try machines halted for this build again (clears smith:halted entries of the build)")
     .option("--servicenow <url>", "also record the change in ServiceNow (credentials from SMITH_SERVICENOW_USER/PASSWORD)")
+    .option("--project-dir <dir>", `the Pulumi project whose stack files hold the stacks' config (default $${PROJECT_DIR_ENV}, else the checkout)`)
     .option("--state-dir <dir>", `journal, lock and change records (resumed runs must use the same); default $${STATE_DIR_ENV}, else .smith/pipeline`)
     .action(async (f: Flags) => {
       if (!/^([1-9][0-9]*|latest)$/.test(f.build)) throw new UserError(`flag --build: must be a positive integer or "latest" (got ${JSON.stringify(f.build)})`);
       const pipeline = loadPipeline(f.pipeline);
       const stateDir = resolveStateDir(f.stateDir, process.env, REPO_ROOT);
-      const drivers = driverCache();
+      const projectDir = resolveProjectDir(f.projectDir, process.env, REPO_ROOT);
+      const drivers = driverCache(projectDir);
       if (f.build === "latest") f.build = await latestBuild(pipeline, drivers);
       if (f.dryRun) {
-        for (const l of await dryRun(pipeline, f.build, drivers, REPO_ROOT, () => new Date())) process.stdout.write(`${l}\n`);
+        for (const l of await dryRun(pipeline, f.build, drivers, projectDir, () => new Date())) process.stdout.write(`${l}\n`);
         return;
       }
       const events = f.events ? fs.openSync(f.events, "a") : null;
@@ -140,7 +144,7 @@ export const registerRollout: RegisterCommand = (program) => {
           { build: f.build, ...(f.until ? { until: f.until } : {}), wait: f.wait, retryHalted: !!f.retryHalted },
           {
             drivers,
-            projectDir: REPO_ROOT,
+            projectDir,
             stateDir,
             progress,
             sinksFor: escalationSinks,

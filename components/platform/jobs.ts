@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { PipelineSpec } from "../../src/platform/config";
-import { COMMANDS, cronJobSpec, EGRESS_LABEL, jobSpec, labels, PATHS, podSecurityContext, ROLLOUT_STATE_SIZE, secretEnv, smithContainer, TMP_VOLUME } from "../../src/platform/workloads";
+import { COMMANDS, cronJobSpec, EGRESS_LABEL, jobSpec, labels, PATHS, podSecurityContext, PROJECT_DIR_ENV, ROLLOUT_STATE_SIZE, secretEnv, smithContainer, TMP_VOLUME } from "../../src/platform/workloads";
 import { SECRETS } from "./credentials";
 import { meta, volumeClaim, WorkloadSettings } from "./meta";
 
@@ -24,25 +24,36 @@ interface Mounted {
   mount: object;
 }
 
-function podSpec(s: JobSettings, container: string, args: string[], withSsh: boolean, extra: Mounted[] = []): object {
+/** Extra parts of a pod: volumes, environment, an init step, an entrypoint override. */
+interface PodExtras {
+  mounted?: Mounted[];
+  env?: object[];
+  /** Arguments of an init container of the same image, same mounts and environment. */
+  init?: { name: string; args: string[] };
+  command?: string[];
+}
+
+function podSpec(s: JobSettings, container: string, args: string[], withSsh: boolean, x: PodExtras = {}): object {
+  const mounted = x.mounted ?? [];
+  const base = {
+    image: s.image,
+    imagePullPolicy: s.imagePullPolicy,
+    resources: s.resources,
+    env: [...JOB_ENV, ...(withSsh ? [{ name: "SMITH_SSH_KEY_FILE", value: `${PATHS.sshKey}/id` }] : []), ...(x.env ?? [])],
+    volumeMounts: [...(withSsh ? [{ name: "ssh", mountPath: PATHS.sshKey, readOnly: true }] : []), ...mounted.map((e) => e.mount)],
+  };
   return {
     serviceAccountName: s.serviceAccount,
     automountServiceAccountToken: s.automountToken,
     securityContext: podSecurityContext(),
-    containers: [
-      smithContainer({
-        name: container,
-        image: s.image,
-        imagePullPolicy: s.imagePullPolicy,
-        args,
-        resources: s.resources,
-        env: [...JOB_ENV, ...(withSsh ? [{ name: "SMITH_SSH_KEY_FILE", value: `${PATHS.sshKey}/id` }] : [])],
-        volumeMounts: [...(withSsh ? [{ name: "ssh", mountPath: PATHS.sshKey, readOnly: true }] : []), ...extra.map((e) => e.mount)],
-      }),
-    ],
-    volumes: [TMP_VOLUME, ...(withSsh ? [{ name: "ssh", secret: { secretName: SECRETS.ssh, defaultMode: 0o400 } }] : []), ...extra.map((e) => e.volume)],
+    ...(x.init ? { initContainers: [smithContainer({ ...base, ...x.init })] } : {}),
+    containers: [smithContainer({ ...base, name: container, args, ...(x.command ? { command: x.command } : {}) })],
+    volumes: [TMP_VOLUME, ...(withSsh ? [{ name: "ssh", secret: { secretName: SECRETS.ssh, defaultMode: 0o400 } }] : []), ...mounted.map((e) => e.volume)],
   };
 }
+
+/** Never due (30 February): the console only runs when started by hand, and is suspended anyway. */
+const CONSOLE_SCHEDULE = "0 0 30 2 *";
 
 export interface RolloutArgs extends JobSettings {
   pipeline: PipelineSpec;
@@ -58,11 +69,19 @@ export interface RolloutArgs extends JobSettings {
  * Job, kept across builds) for the rollout's journal (`--state-dir`): retry counts, incidents
  * sent and the change request's id outlive the pod, so the next run resumes instead of paging
  * again or opening a second change. The CronJob's `concurrencyPolicy: Forbid` keeps one writer.
+ * The same volume holds the shard's Pulumi project dir (PATHS.project: the stack files the
+ * rollout writes smith:build/untilWave/halted to, and approvals), seeded from the image by an
+ * init container (`smith project seed`); the code stays on the read-only root filesystem.
+ * Each shard also gets a console: a suspended CronJob with the same pod (volume, Secrets, init
+ * step) that sleeps, started by hand (`kubectl create job --from=cronjob/…`) so an operator can
+ * `kubectl exec` into it and run `smith approve` where the rollout will read it (docs/platform.md).
  */
 export class Rollout extends pulumi.ComponentResource {
   public readonly jobs: (k8s.batch.v1.Job | k8s.batch.v1.CronJob)[] = [];
   /** Each shard's state volume (the rollout journal). */
   public readonly stateClaims: k8s.core.v1.PersistentVolumeClaim[] = [];
+  /** Each shard's console (suspended CronJob): the way in for `smith approve`. */
+  public readonly consoles: k8s.batch.v1.CronJob[] = [];
 
   constructor(name: string, args: RolloutArgs, opts?: pulumi.ComponentResourceOptions) {
     super("smith:platform:Rollout", name, { pipeline: args.pipeline.name, build: args.pipeline.build, schedule: args.pipeline.schedule ?? null }, opts);
@@ -74,7 +93,8 @@ export class Rollout extends pulumi.ComponentResource {
       const claim = volumeClaim(`${name}-${shard}-state`, args, { name: objectName, component: "rollout", size: ROLLOUT_STATE_SIZE, accessMode: "ReadWriteOnce" }, o);
       this.stateClaims.push(claim);
       const state: Mounted = { volume: { name: "state", persistentVolumeClaim: { claimName: claim.metadata.name } }, mount: { name: "state", mountPath: PATHS.rolloutState } };
-      const spec = podSpec(args, "rollout", COMMANDS.rollout(p.build, pipeline, p.schedule !== undefined), true, [state]);
+      const extras: PodExtras = { mounted: [state], env: [{ name: PROJECT_DIR_ENV, value: PATHS.project }], init: { name: "seed-project", args: COMMANDS.seedProject() } };
+      const spec = podSpec(args, "rollout", COMMANDS.rollout(p.build, pipeline, p.schedule !== undefined), true, extras);
       this.jobs.push(
         p.schedule
           ? new k8s.batch.v1.CronJob(
@@ -82,7 +102,21 @@ export class Rollout extends pulumi.ComponentResource {
               { metadata: meta(args, objectName, "rollout"), spec: cronJobSpec(p.schedule, spec, podLabels) as k8s.types.input.batch.v1.CronJobSpec },
               o,
             )
-          : new k8s.batch.v1.Job(`${name}-${shard}`, { metadata: meta(args, objectName, "rollout"), spec: jobSpec(spec, podLabels) as k8s.types.input.batch.v1.JobSpec }, o),
+          : // Named, so never two at once: delete first. Without it a forced replacement (`pulumi up
+            // --replace`, how an operator reruns a shard) applies the new Job onto the old one's name
+            // and then deletes "the original": no Job left (seen on the test API server).
+            new k8s.batch.v1.Job(`${name}-${shard}`, { metadata: meta(args, objectName, "rollout"), spec: jobSpec(spec, podLabels) as k8s.types.input.batch.v1.JobSpec }, { ...o, deleteBeforeReplace: true }),
+      );
+      const consoleSpec = podSpec(args, "console", [], true, { ...extras, command: COMMANDS.console() });
+      this.consoles.push(
+        new k8s.batch.v1.CronJob(
+          `${name}-${shard}-console`,
+          {
+            metadata: meta(args, `smith-console-${p.name}-${shard}`.slice(0, 52), "rollout"),
+            spec: { ...(cronJobSpec(CONSOLE_SCHEDULE, consoleSpec, { ...podLabels, "smith.fleet/console": "true" }) as object), suspend: true } as k8s.types.input.batch.v1.CronJobSpec,
+          },
+          o,
+        ),
       );
     }
     this.registerOutputs({});

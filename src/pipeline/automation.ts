@@ -11,22 +11,24 @@ import { stripAnsi, translateEngineEvent } from "./events";
 /**
  * The Automation API over smith's own project (LocalWorkspace at the repo root, the program in
  * package.json `main`), with the environment of src/pulumi/env.ts. Nothing here keeps state:
- * every answer comes from the stack (config file, backend).
+ * every answer comes from the stack (config file, backend). `projectDir` (default: the repo root)
+ * is where Pulumi.yaml and the stack files are, when they are not beside read-only code
+ * (`smith rollout --project-dir`, src/pipeline/project-dir.ts); the toolchain stays the repo's.
  */
 const PREFIX = "smith:";
 
-export async function automationDriver(repoRoot: string, stack: string, env: NodeJS.ProcessEnv = process.env): Promise<StackDriver> {
+export async function automationDriver(repoRoot: string, stack: string, env: NodeJS.ProcessEnv = process.env, projectDir = repoRoot): Promise<StackDriver> {
   const bin = findPulumi(repoRoot);
   if (!bin) throw new UserError("pulumi CLI not installed in .smith/tools: run scripts/install-pulumi.sh");
   const envVars = pulumiEnv(repoRoot, env, stack) as Record<string, string>;
   const backend = envVars.PULUMI_BACKEND_URL ?? "";
   if (backend.startsWith("file://")) fs.mkdirSync(backend.slice("file://".length).replace(/\?.*$/, ""), { recursive: true });
   const pulumiCommand = await PulumiCommand.get({ root: path.dirname(path.dirname(bin)), skipVersionCheck: true });
-  const ws = await LocalWorkspace.create({ workDir: repoRoot, envVars, pulumiCommand });
+  const ws = await LocalWorkspace.create({ workDir: projectDir, envVars, pulumiCommand });
   const exists = (await ws.listStacks()).some((s) => s.name === stack);
   // Lab stacks (contract 3) are made on first use; real ones never are.
   const lab = isLabStack(stack);
-  if (!exists && !(lab && fs.existsSync(path.join(repoRoot, `Pulumi.${stack}.yaml`)))) {
+  if (!exists && !(lab && fs.existsSync(path.join(projectDir, `Pulumi.${stack}.yaml`)))) {
     throw new UserError(`stack ${stack}: no such stack in ${envVars.PULUMI_BACKEND_URL} (pulumi stack init ${stack}, or smith lab up --with-prod for the lab's)`);
   }
   const s = exists ? await Stack.select(stack, ws) : await Stack.create(stack, ws);

@@ -82,7 +82,7 @@ export async function runRollout(p: PipelineFile, o: RolloutOptions, deps: Rollo
   }
 }
 
-async function rollout(p: PipelineFile, o: RolloutOptions, deps: RolloutDeps, name: string, tookOverFrom: number | null): Promise<RolloutResult> {
+async function rollout(p: PipelineFile, o: RolloutOptions, deps: RolloutDeps, name: string, tookOverFrom: string | null): Promise<RolloutResult> {
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? defaultSleep;
   const journal = Journal.open(deps.stateDir, name, o.build, now());
@@ -124,7 +124,7 @@ async function rollout(p: PipelineFile, o: RolloutOptions, deps: RolloutDeps, na
   };
 
   progress({ ts: iso(now()), type: "rollout", state: "start", pipeline: name, build: o.build });
-  if (tookOverFrom !== null) progress({ ts: iso(now()), type: "info", message: `resuming after smith rollout pid ${tookOverFrom} ended without finishing (killed?)` });
+  if (tookOverFrom !== null) progress({ ts: iso(now()), type: "info", message: `resuming after smith rollout ${tookOverFrom} ended without finishing (killed?)` });
   for (const stack of pipelineStacks(p)) await info(stack); // validates every stack's config before anything runs
   if (o.retryHalted) await clearHalts(ctx, [...infos.values()]);
   await escalator.flush(); // anything a killed run recorded but did not send

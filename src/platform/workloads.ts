@@ -42,6 +42,8 @@ export interface ContainerArgs {
   image: string;
   imagePullPolicy: string;
   args: string[];
+  /** Replaces the image's entrypoint (`smith`). Defaults to the entrypoint. */
+  command?: string[];
   resources: Resources;
   env?: object[];
   volumeMounts?: object[];
@@ -54,6 +56,7 @@ export function smithContainer(a: ContainerArgs): object {
     name: a.name,
     image: a.image,
     imagePullPolicy: a.imagePullPolicy,
+    ...(a.command ? { command: a.command } : {}),
     args: a.args,
     env: [...TMP_ENV, ...(a.env ?? [])],
     resources: a.resources,
@@ -82,7 +85,22 @@ export const PATHS = {
    * persistent volume, since each scheduled run is a new pod and a resumed run must find them.
    */
   rolloutState: "/var/lib/smith/pipeline",
+  /**
+   * The rollout's Pulumi project dir (`smith rollout/approve --project-dir`, $SMITH_PROJECT_DIR)
+   * on the same volume: `Pulumi.<stack>.yaml` there takes the stack config the rollout and
+   * approvals write (smith:build, untilWave, halted, approvals); the code stays read-only in
+   * `app`. A dot name, so no pipeline's journal directory (`<state>/<pipeline>/`) meets it.
+   */
+  project: "/var/lib/smith/pipeline/.project",
 } as const;
+
+export type Paths = { [K in keyof typeof PATHS]: string };
+
+/** The environment variable `smith rollout` and `smith approve` take the project dir from (src/pipeline/project-dir.ts). */
+export const PROJECT_DIR_ENV = "SMITH_PROJECT_DIR";
+
+/** How long a shard's console pod stays up for `kubectl exec` (an approval, a dry run). */
+export const CONSOLE_SECONDS = 3600;
 
 /** Size of each rollout shard's state volume: journals and change records are kilobytes per build. */
 export const ROLLOUT_STATE_SIZE = "1Gi";
@@ -114,16 +132,26 @@ export const COMMANDS = {
    * not sit out soaks (`--no-wait`: it stops and the next run goes on); a one-off Job waits.
    * The journal goes to the shard's volume (`--state-dir`), so the next pod resumes from it.
    */
-  rollout: (build: string, pipelineFile: string, scheduled: boolean) => [
+  rollout: (build: string, pipelineFile: string, scheduled: boolean, paths: Paths = PATHS) => [
     "rollout",
     "--build",
     build,
     "--pipeline",
     pipelineFile,
     "--state-dir",
-    PATHS.rolloutState,
+    paths.rolloutState,
+    "--project-dir",
+    paths.project,
     ...(scheduled ? ["--no-wait"] : []),
   ],
+  /**
+   * The rollout pod's init step: the writable project dir on the shard's volume, from the
+   * image's (src/platform/project.ts: Pulumi.yaml follows the image, stack files copied only
+   * when absent so config written by earlier runs and approvals persists, the rest linked).
+   */
+  seedProject: (paths: Paths = PATHS) => ["project", "seed", "--from", paths.app, "--to", paths.project],
+  /** The shard's console (a suspended CronJob started by hand): stays up for `kubectl exec`. */
+  console: (): string[] => ["sleep", String(CONSOLE_SECONDS)],
   /**
    * The daily compliance checks cover the stacks the rollout shards cover: each shard's pipeline
    * file (relative to /opt/smith, as for `smith rollout`) is passed as `--pipeline`, and smith

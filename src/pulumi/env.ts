@@ -46,6 +46,14 @@ export function isLabStack(name: string | undefined): boolean {
  * passphrase and, without `smith:allowLocalBackend`, the checkout-local backend for it).
  * `stack` defaults to `base.SMITH_STACK`. Returns a new object.
  */
+/**
+ * Resource operations one update runs at once (PULUMI_PARALLEL), unless the caller set it: the
+ * most clusters one wave of a stack patches side by side (a shard of `smith:shardSize` 1000
+ * machines in clusters of 5 has 200), with room for barriers and hooks. Each is an SSH session
+ * waiting on a machine, not CPU.
+ */
+export const DEFAULT_PARALLEL = "512";
+
 export function pulumiEnv(repoRoot: string, base: NodeJS.ProcessEnv = process.env, stack: string | undefined = base.SMITH_STACK): NodeJS.ProcessEnv {
   const bin = toolsBinDir(repoRoot);
   const pathParts = (base.PATH ?? "").split(path.delimiter).filter((p) => p !== "" && p !== bin);
@@ -58,6 +66,9 @@ export function pulumiEnv(repoRoot: string, base: NodeJS.ProcessEnv = process.en
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     // Type errors are caught once by `npm run typecheck`; ts-node only transpiles the program.
     PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+    // Every cluster of a wave patches at once; Pulumi's own default (4 × cores: 8 here) would run
+    // a wave's clusters in batches of 8 resource operations. `pulumi up --parallel N` still wins.
+    PULUMI_PARALLEL: base.PULUMI_PARALLEL || DEFAULT_PARALLEL,
   };
   if (isLabStack(stack)) {
     if (!base.PULUMI_BACKEND_URL) env.PULUMI_BACKEND_URL = defaultBackendUrl(repoRoot);

@@ -5,10 +5,12 @@
  * tmpfs (the emptyDir), the image's entrypoint and environment, WORKDIR /opt/smith.
  */
 import { expect } from "chai";
-import { spawn } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
-import { PATHS, SMITH_UID } from "../../src/platform/workloads";
+import { parse } from "yaml";
+import { COMMANDS, PATHS, PROJECT_DIR_ENV, SMITH_UID } from "../../src/platform/workloads";
 import { commandProviderUnavailableReason, pulumiUnavailableReason, REPO_ROOT } from "../support/pulumi";
 
 const STORE = path.join(REPO_ROOT, ".smith", "image");
@@ -30,6 +32,11 @@ function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<Run> {
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? -1, out, err }));
   });
+}
+
+function spawnSyncOk(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
 }
 
 async function ok(cmd: string, args: string[], timeoutMs?: number): Promise<string> {
@@ -57,12 +64,13 @@ function skipReason(): string | null {
  * Runs the container as a pod of the platform stack would: a private mount namespace, the image's
  * root filesystem bind-mounted read-only, /tmp a fresh tmpfs, /proc and /dev, then chroot as the
  * image's USER with only the image's environment, in its WORKDIR. Values are arguments, never
- * interpolated into the script.
+ * interpolated into the script. A volume (a host dir mounted read-write at a path) is optional.
  */
 const POD_SH = `set -e
-root=$1 user=$2 workdir=$3; shift 3
+root=$1 user=$2 workdir=$3 vol=$4 volAt=$5; shift 5
 mount --bind "$root" "$root"
 mount -o remount,bind,ro "$root"
+[ -z "$vol" ] || mount --bind "$vol" "$root$volAt"
 mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
 mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"
@@ -89,9 +97,9 @@ describe("the smith image (buildah, offline)", function () {
     if (container) await buildah(["rm", container]);
   });
 
-  /** A pod's container: the entrypoint with ARGS, or COMMAND instead of it. */
-  const pod = (args: string[], command?: string[]) =>
-    run("unshare", ["-m", "--propagation", "private", "sh", "-c", POD_SH, "pod", mountpoint, config.User, config.WorkingDir, ...config.Env, ...(command ?? [...config.Entrypoint, ...args])]);
+  /** A pod's container: the entrypoint with ARGS, or COMMAND instead of it; `volume` = [host dir, mount path]. */
+  const pod = (args: string[], command?: string[], volume: [string, string] = ["", ""]) =>
+    run("unshare", ["-m", "--propagation", "private", "sh", "-c", POD_SH, "pod", mountpoint, config.User, config.WorkingDir, ...volume, ...config.Env, ...(command ?? [...config.Entrypoint, ...args])]);
 
   it("is configured as the platform's pods assume: uid/gid, entrypoint, workdir, HOME", () => {
     expect(config.User).to.equal(`${SMITH_UID}:${SMITH_UID}`);
@@ -154,5 +162,52 @@ describe("the smith image (buildah, offline)", function () {
     const r = await pod([], ["sh", "-c", sh, "sh", program]);
     expect(r.code, r.out + r.err).to.equal(0);
     expect(r.out.trim()).to.equal(`hello from ${SMITH_UID}`);
+  });
+  it("the rollout Job's pod: init step seeds the project dir on the volume, dry run and approve write only there", async () => {
+    // The shard's PVC: a host dir owned by the image's user, mounted at the state path.
+    const vol = fs.mkdtempSync(path.join(os.tmpdir(), "smith-pvc-"));
+    const project = path.join(vol, path.basename(PATHS.project));
+    fs.mkdirSync(path.join(mountpoint, PATHS.rolloutState), { recursive: true }); // the mount point (the container's layer, not the image)
+    const volume: [string, string] = [vol, PATHS.rolloutState];
+    const env = [`PULUMI_BACKEND_URL=file://${PATHS.rolloutState}/backend`, "PULUMI_SKIP_UPDATE_CHECK=true"];
+    try {
+      // A lab stack only the volume knows (as if an operator put it there): preview needs no machine.
+      fs.mkdirSync(project);
+      spawnSyncOk("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(vol, "id")]);
+      fs.writeFileSync(
+        path.join(project, "pod-inventory.yaml"),
+        "machines:\n" + ["test", "master", "worker", "worker"].map((role, i) => `  - { name: dev-pod-${i}, host: 127.0.29.${i + 10}, environment: dev, region: r1, cluster: dev-pod, role: ${role} }\n`).join(""),
+      );
+      const stackConfig = ["config:", '  smith:build: "2"', "  smith:inventory: pod-inventory.yaml", "  smith:waves: waves/lab.yaml", "  smith:repoUrl: http://127.0.29.1:9", `  smith:sshPrivateKeyPath: ${PATHS.rolloutState}/id`, '  smith:requireHostKeys: "false"'];
+      fs.writeFileSync(path.join(project, "Pulumi.lab-pod.yaml"), stackConfig.join("\n") + "\n");
+      const pipeline = `${PATHS.rolloutState}/pod-pipeline.yaml`;
+      fs.writeFileSync(path.join(vol, "pod-pipeline.yaml"), "stages:\n  - name: sample\n    run: { stacks: [lab-pod], untilWave: sample }\n  - name: decision\n    approval: { stack: lab-pod, wave: rest }\n");
+      spawnSyncOk("chown", ["-R", `${SMITH_UID}:${SMITH_UID}`, vol]);
+
+      const init = await pod(COMMANDS.seedProject(), undefined, volume);
+      expect(init.code, init.out + init.err).to.equal(0);
+      expect(init.out).to.include("copied Pulumi.dev.yaml, Pulumi.prod.yaml");
+      expect(parse(fs.readFileSync(path.join(project, "Pulumi.yaml"), "utf8")).main).to.equal(PATHS.app);
+
+      const dryRun = [...env, ...config.Entrypoint, ...COMMANDS.rollout("2", pipeline, true), "--dry-run"];
+      const dry = await pod([], dryRun, volume);
+      expect(dry.code, dry.out + dry.err).to.equal(0);
+      expect(dry.out).to.match(/^sample \(run\) lab-pod: preview: create \d+; 3 machine\(s\) in waves test, sample$/m);
+      expect(dry.out).to.include("decision (approval): closed");
+
+      // What an operator runs in the shard's console (same pod, same env).
+      const approve = await pod([], [...env, `${PROJECT_DIR_ENV}=${PATHS.project}`, "smith", "approve", "--stack", "lab-pod", "--wave", "rest", "--build", "2", "--by", "sre@example.com"], volume);
+      expect(approve.code, approve.out + approve.err).to.equal(0);
+      expect(parse(fs.readFileSync(path.join(project, "Pulumi.lab-pod.yaml"), "utf8")).config["smith:approvals"]).to.deep.equal(["rest@2"]);
+
+      // The next pod: init keeps the stack files, the dry run sees the gate open.
+      const again = await pod(COMMANDS.seedProject(), undefined, volume);
+      expect(again.out, again.err).to.include("kept Pulumi.dev.yaml, Pulumi.prod.yaml");
+      const dry2 = await pod([], dryRun, volume);
+      expect(dry2.code, dry2.out + dry2.err).to.equal(0);
+      expect(dry2.out).to.match(/^decision \(approval\): open \(rest@2 by sre@example\.com at /m);
+    } finally {
+      fs.rmSync(vol, { recursive: true, force: true });
+    }
   });
 });

@@ -133,6 +133,9 @@ describe("platform stack on a real API server (pulumi up, kubectl get)", functio
       "CronJob/smith-builder",
       "CronJob/smith-compliance-due-soon",
       "CronJob/smith-compliance-overdue",
+      "CronJob/smith-console-dev-all",
+      "CronJob/smith-console-prod-eu",
+      "CronJob/smith-console-prod-us",
       "CronJob/smith-rollout-dev-all",
       "Job/smith-rollout-prod-eu",
       "Job/smith-rollout-prod-us",
@@ -154,6 +157,19 @@ describe("platform stack on a real API server (pulumi up, kubectl get)", functio
       "PersistentVolumeClaim/smith-aptly",
       "PersistentVolumeClaim/smith-published",
     ]);
+    // The rollout pod: init step seeding the project dir on the shard's volume, and the env that
+    // points smith rollout/approve at it; the shard's console (suspended) has the same pod.
+    const rolloutPod = (await kubectl("-n", "smith", "get", "job", "smith-rollout-prod-eu")).spec.template.spec;
+    expect(rolloutPod.initContainers.map((c: any) => [c.name, ...c.args])).to.deep.equal([["seed-project", "project", "seed", "--from", "/opt/smith", "--to", "/var/lib/smith/pipeline/.project"]]);
+    expect(rolloutPod.containers[0].args).to.include.members(["--project-dir", "/var/lib/smith/pipeline/.project"]);
+    expect(rolloutPod.containers[0].env).to.deep.include({ name: "SMITH_PROJECT_DIR", value: "/var/lib/smith/pipeline/.project" });
+    const console_ = await kubectl("-n", "smith", "get", "cronjob", "smith-console-prod-eu");
+    expect(console_.spec.suspend).to.equal(true);
+    const consolePod = console_.spec.jobTemplate.spec.template.spec;
+    expect(consolePod.containers[0].command).to.deep.equal(["sleep", "3600"]);
+    expect(consolePod.initContainers).to.deep.equal(rolloutPod.initContainers);
+    expect(consolePod.volumes.find((v: any) => v.name === "state").persistentVolumeClaim.claimName).to.equal("smith-rollout-prod-eu");
+
     const role = await kubectl("get", "clusterrole", "smith-node-drainer-smith");
     expect(role.rules.map((r: any) => r.resources[0]).sort()).to.deep.equal(["nodes", "pods", "pods/eviction"]);
     const generated = await kubectl("-n", "smith", "get", "secret", "smith-generated");
@@ -182,5 +198,23 @@ describe("platform stack on a real API server (pulumi up, kubectl get)", functio
     const exported = await pulumiOk(["stack", "export", "--stack", "it"], stack.opts());
     for (const s of Object.values(SECRETS)) expect(exported.stdout).to.not.include(s);
     expect(exported.stdout).to.not.include(Buffer.from(rotated.data["webhook-signing-key"], "base64").toString());
+
+    // The operator's way to the shard's volume (docs/platform.md, "Approvals"): a Job from the
+    // shard's console, with the rollout pod's volume, init step and env (no kubelet here to exec into it).
+    const kc = (...args: string[]) => execFileP(KUBECTL, ["--kubeconfig", cluster.kubeconfig, "-n", "smith", ...args]);
+    await kc("create", "job", "smith-approve-1", "--from=cronjob/smith-console-prod-eu");
+    const approvePod = (await kubectl("-n", "smith", "get", "job", "smith-approve-1")).spec.template.spec;
+    expect(approvePod.containers[0].command).to.deep.equal(["sleep", "3600"]);
+    expect(approvePod.containers[0].env).to.deep.include({ name: "SMITH_PROJECT_DIR", value: "/var/lib/smith/pipeline/.project" });
+    expect(approvePod.volumes.find((v: any) => v.name === "state").persistentVolumeClaim.claimName).to.equal("smith-rollout-prod-eu");
+    // Going on after the approval: a scheduled shard now, from its CronJob ...
+    await kc("create", "job", "smith-rollout-dev-all-now", "--from=cronjob/smith-rollout-dev-all");
+    expect((await kubectl("-n", "smith", "get", "job", "smith-rollout-dev-all-now")).spec.template.spec.containers[0].args).to.include.members(["--project-dir", "--no-wait"]);
+    // ... a one-off shard by replacing its Job (a new pod, same claim).
+    const urn = (JSON.parse(exported.stdout).deployment.resources as { urn: string; type: string }[]).find((r) => r.type === "kubernetes:batch/v1:Job" && r.urn.endsWith("::smith-rollout-prod-eu"))!.urn;
+    const uid = (await kubectl("-n", "smith", "get", "job", "smith-rollout-prod-eu")).metadata.uid;
+    const replaced = await stack.pulumi(["up", "--yes", "--skip-preview", "--replace", urn]);
+    expect(replaced.stdout).to.match(/\+-1 replaced/);
+    expect((await kubectl("-n", "smith", "get", "job", "smith-rollout-prod-eu")).metadata.uid).to.not.equal(uid);
   });
 });

@@ -116,7 +116,15 @@ describe("platform stack (stacks/platform, Pulumi mocks)", function () {
     expect(named("kubernetes:core/v1:Secret")).to.deep.equal(["smith-backend", "smith-escalation", "smith-generated", "smith-signing-key", "smith-ssh"]);
     expect(named("kubernetes:networking.k8s.io/v1:NetworkPolicy")).to.deep.equal(["smith-default-deny", "smith-dns", "smith-jobs-egress", "smith-mirror-ingress"]);
     expect(named("kubernetes:batch/v1:Job")).to.deep.equal(["smith-rollout-prod-eu", "smith-rollout-prod-us"]);
-    expect(named("kubernetes:batch/v1:CronJob")).to.deep.equal(["smith-builder", "smith-compliance-due-soon", "smith-compliance-overdue", "smith-rollout-dev-all"]);
+    expect(named("kubernetes:batch/v1:CronJob")).to.deep.equal([
+      "smith-builder",
+      "smith-compliance-due-soon",
+      "smith-compliance-overdue",
+      "smith-console-dev-all",
+      "smith-console-prod-eu",
+      "smith-console-prod-us",
+      "smith-rollout-dev-all",
+    ]);
     expect(named("kubernetes:apps/v1:Deployment")).to.deep.equal(["smith-mirror"]);
     expect(named("kubernetes:core/v1:Service")).to.deep.equal(["smith-mirror"]);
     expect(named("kubernetes:core/v1:PersistentVolumeClaim")).to.deep.equal(["smith-aptly", "smith-published", "smith-rollout-dev-all", "smith-rollout-prod-eu", "smith-rollout-prod-us"]);
@@ -151,7 +159,7 @@ describe("platform stack (stacks/platform, Pulumi mocks)", function () {
       if (r.type.endsWith(":CronJob")) pods.push(s.jobTemplate.spec.template.spec);
       else if (r.type.endsWith(":Job") || r.type.endsWith(":Deployment")) pods.push(s.template.spec);
     }
-    expect(pods).to.have.length(7); // builder, mirror, 2 rollout Jobs + 1 CronJob, 2 compliance
+    expect(pods).to.have.length(10); // builder, mirror, 2 rollout Jobs + 1 CronJob, 3 consoles, 2 compliance
     for (const p of pods) {
       expect(p.securityContext).to.include({ runAsNonRoot: true, runAsUser: 10001 });
       for (const c of [...(p.initContainers ?? []), ...p.containers]) {
@@ -166,7 +174,17 @@ describe("platform stack (stacks/platform, Pulumi mocks)", function () {
     configure();
     await run();
     const job = spec("smith-rollout-prod-eu").template.spec;
-    expect(job.containers[0].args).to.deep.equal(["rollout", "--build", "42", "--pipeline", "waves/pipeline-eu.yaml", "--state-dir", "/var/lib/smith/pipeline"]);
+    expect(job.containers[0].args).to.deep.equal([
+      "rollout",
+      "--build",
+      "42",
+      "--pipeline",
+      "waves/pipeline-eu.yaml",
+      "--state-dir",
+      "/var/lib/smith/pipeline",
+      "--project-dir",
+      "/var/lib/smith/pipeline/.project",
+    ]);
     expect(spec("smith-rollout-dev-all").jobTemplate.spec.template.spec.containers[0].args).to.deep.equal([
       "rollout",
       "--build",
@@ -175,6 +193,8 @@ describe("platform stack (stacks/platform, Pulumi mocks)", function () {
       "waves/pipeline.yaml",
       "--state-dir",
       "/var/lib/smith/pipeline",
+      "--project-dir",
+      "/var/lib/smith/pipeline/.project",
       "--no-wait",
     ]);
     // The journal outlives the pod: each shard's own claim, mounted where --state-dir points.
@@ -195,6 +215,41 @@ describe("platform stack (stacks/platform, Pulumi mocks)", function () {
     expect(binding.inputs.subjects).to.deep.equal([{ kind: "ServiceAccount", name: "smith-rollout", namespace: "smith" }]);
     const sas = Object.fromEntries(rec.ofType("kubernetes:core/v1:ServiceAccount").map((r) => [(r.inputs.metadata as { name: string }).name, r.inputs.automountServiceAccountToken]));
     expect(sas).to.deep.equal({ "smith-builder": false, "smith-mirror": false, "smith-rollout": true, "smith-compliance": false });
+  });
+
+  it("rollout jobs: a writable project dir on the shard's volume, seeded by an init step; a console per shard for approvals", async () => {
+    configure();
+    await run();
+    for (const [job, pod] of [
+      ["smith-rollout-prod-eu", spec("smith-rollout-prod-eu").template.spec],
+      ["smith-rollout-dev-all", spec("smith-rollout-dev-all").jobTemplate.spec.template.spec],
+    ]) {
+      // The init step runs the same image with the same volume and environment, before smith rollout.
+      expect(pod.initContainers, job).to.have.length(1);
+      const [init] = pod.initContainers;
+      expect(init.name).to.equal("seed-project");
+      expect(init.command).to.equal(undefined); // the image's entrypoint: smith
+      expect(init.args).to.deep.equal(["project", "seed", "--from", "/opt/smith", "--to", "/var/lib/smith/pipeline/.project"]);
+      expect(init.volumeMounts).to.deep.equal(pod.containers[0].volumeMounts);
+      expect(init.env).to.deep.equal(pod.containers[0].env);
+      expect(init.volumeMounts).to.deep.include({ name: "state", mountPath: "/var/lib/smith/pipeline" });
+      // smith approve/rollout in this pod (kubectl exec) find the project dir without a flag.
+      expect(pod.containers[0].env).to.deep.include({ name: "SMITH_PROJECT_DIR", value: "/var/lib/smith/pipeline/.project" });
+      expect(pod.containers[0].securityContext.readOnlyRootFilesystem).to.equal(true);
+    }
+    // The console: a suspended CronJob with the shard's pod (same claim, init step, env), sleeping.
+    const eu = spec("smith-rollout-prod-eu").template.spec;
+    const consoleCj = spec("smith-rollout-prod-eu-console");
+    expect(consoleCj.suspend).to.equal(true);
+    expect(consoleCj.concurrencyPolicy).to.equal("Forbid");
+    const consolePod = consoleCj.jobTemplate.spec.template.spec;
+    expect(consolePod.containers[0].command).to.deep.equal(["sleep", "3600"]);
+    expect(consolePod.containers[0].args).to.deep.equal([]);
+    expect(consolePod.initContainers).to.deep.equal(eu.initContainers);
+    expect(consolePod.volumes).to.deep.equal(eu.volumes);
+    expect(consolePod.containers[0].env).to.deep.equal(eu.containers[0].env);
+    expect(consolePod.serviceAccountName).to.equal("smith-rollout");
+    expect(consoleCj.jobTemplate.spec.template.metadata.labels).to.deep.include({ "smith.fleet/shard": "eu", "smith.fleet/console": "true", "smith.fleet/egress": "true" });
   });
 
   it("compliance: two daily CronJobs over every shard's pipeline file that alert (overdue; due soon)", async () => {

@@ -3,7 +3,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { findPlugin, findPulumi, isLabStack, LAB_PASSPHRASE, pulumiEnv, toolchainStatus } from "../../../src/pulumi/env";
+import { DEFAULT_PARALLEL, findPlugin, findPulumi, isLabStack, LAB_PASSPHRASE, pulumiEnv, toolchainStatus } from "../../../src/pulumi/env";
 
 describe("src/pulumi/env", () => {
   const root = "/repo";
@@ -72,6 +72,17 @@ describe("src/pulumi/env", () => {
       expect(show("lab-e2e")).to.equal(`${LAB_PASSPHRASE}|file://${root}/.smith/state`);
       expect(show("prod")).to.equal("unset|unset");
       expect(show("")).to.equal("unset|unset");
+    });
+
+    it("lets every cluster of a wave run at once: PULUMI_PARALLEL (not Pulumi's 4 x cores), unless the caller set it; the shell script too", () => {
+      expect(pulumiEnv(root, { PATH: "/bin" }, "prod").PULUMI_PARALLEL).to.equal(DEFAULT_PARALLEL);
+      expect(Number(DEFAULT_PARALLEL)).to.be.at.least(200);
+      expect(pulumiEnv(root, { PATH: "/bin", PULUMI_PARALLEL: "16" }, "lab").PULUMI_PARALLEL).to.equal("16");
+      const repo = path.resolve(__dirname, "../../..");
+      const show = (pre: string) =>
+        execFileSync("sh", ["-c", `${pre} SMITH_STACK=lab . scripts/pulumi-env.sh; echo "$PULUMI_PARALLEL"`], { cwd: repo, env: { PATH: process.env.PATH }, encoding: "utf8" }).trim();
+      expect(show("")).to.equal(DEFAULT_PARALLEL);
+      expect(show("PULUMI_PARALLEL=16")).to.equal("16");
     });
 
     it("does not modify the environment it is given", () => {
