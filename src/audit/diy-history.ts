@@ -26,6 +26,15 @@ export interface ObjectStore {
   where(key: string): string;
 }
 
+/** Runs one request of an ObjectStore adapter; any failure becomes one line: `backend <backend>: <what>: <problem(e)>`. */
+export async function storeRequest<T>(backend: string, what: string, request: () => Promise<T>, problem: (e: unknown) => string): Promise<T> {
+  try {
+    return await request();
+  } catch (e) {
+    throw new UserError(`backend ${backend}: ${what}: ${problem(e)}`);
+  }
+}
+
 /** How Pulumi may have compressed a DIY file (PULUMI_DIY_BACKEND_GZIP / _ZSTD): any of these is read. */
 const JSON_FILE = /\.json(\.gz|\.zst)?$/;
 const HISTORY_FILE = /\.history\.json(\.gz|\.zst)?$/;

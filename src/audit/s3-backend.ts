@@ -1,7 +1,6 @@
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import { UserError } from "../errors";
 import { s3Client } from "../packages/targets/s3";
-import { DiyHistory, ObjectStore, StoredObject } from "./diy-history";
+import { DiyHistory, ObjectStore, StoredObject, storeRequest } from "./diy-history";
 import { parseS3BackendUrl, S3BackendUrl } from "./s3-url";
 
 /**
@@ -56,12 +55,8 @@ export class S3Store implements ObjectStore {
   }
 
   /** Runs one request; any failure becomes one line naming the backend and the problem. */
-  private async send<T>(request: () => Promise<T>, what: string): Promise<T> {
-    try {
-      return await request();
-    } catch (e) {
-      throw new UserError(`backend ${this.describe()}: ${what}: ${s3Problem(e, this.url)}`);
-    }
+  private send<T>(request: () => Promise<T>, what: string): Promise<T> {
+    return storeRequest(this.describe(), what, request, (e) => s3Problem(e, this.url));
   }
 }
 

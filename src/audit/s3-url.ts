@@ -1,4 +1,4 @@
-import { UserError } from "../errors";
+import { goBool, openBucketUrl } from "./bucket-url";
 
 /**
  * A DIY backend URL `s3://bucket[/prefix][?query]` read the way Pulumi 3.248 opens it, so smith
@@ -26,11 +26,9 @@ export interface S3BackendUrl {
   responseChecksumValidation?: "WHEN_SUPPORTED" | "WHEN_REQUIRED";
 }
 
-/** Go's strconv.ParseBool, which gocloud uses for every boolean parameter. */
+/** A boolean parameter as gocloud parses it (strconv.ParseBool). */
 function parseBool(key: string, v: string, fail: (m: string) => never): boolean {
-  if (["1", "t", "T", "TRUE", "true", "True"].includes(v)) return true;
-  if (["0", "f", "F", "FALSE", "false", "False"].includes(v)) return false;
-  return fail(`invalid value for query parameter "${key}": ${JSON.stringify(v)} (true or false)`);
+  return goBool(v) ?? fail(`invalid value for query parameter "${key}": ${JSON.stringify(v)} (true or false)`);
 }
 
 function checksumMode(key: string, v: string, fail: (m: string) => never): "WHEN_SUPPORTED" | "WHEN_REQUIRED" {
@@ -41,18 +39,7 @@ function checksumMode(key: string, v: string, fail: (m: string) => never): "WHEN
 
 /** Parses an `s3://` backend URL; a UserError naming the URL and the parameter when the CLI would refuse it too. */
 export function parseS3BackendUrl(raw: string): S3BackendUrl {
-  const shown = raw.split("?")[0]!;
-  const fail = (m: string): never => {
-    throw new UserError(`backend ${shown}: ${m}`);
-  };
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    return fail("not a valid URL (s3://bucket[/prefix][?region=…&endpoint=…])");
-  }
-  if (u.protocol !== "s3:") fail(`not an s3:// URL`);
-  if (!u.hostname) fail("no bucket name (s3://bucket[/prefix])");
+  const { url: u, fail, name, path } = openBucketUrl(raw, "s3", "s3://bucket[/prefix]", "s3://bucket[/prefix][?region=…&endpoint=…]");
   const q = new Map<string, string>();
   for (const [k, v] of u.searchParams) if (!q.has(k)) q.set(k, v);
   const take = (k: string): string | undefined => {
@@ -107,11 +94,10 @@ export function parseS3BackendUrl(raw: string): S3BackendUrl {
   const unknown = [...q.keys()];
   if (unknown.length) fail(`unknown query parameter ${JSON.stringify(unknown[0])} (the pulumi CLI refuses it too)`);
 
-  const path = decodeURIComponent(u.pathname).replace(/^\/+/, "");
   return {
-    name: `s3://${u.hostname}${path ? `/${path.replace(/\/+$/, "")}` : ""}`,
+    name,
     bucket: u.hostname,
-    prefix: path && !path.endsWith("/") ? `${path}/` : path,
+    prefix: path,
     ...(region ? { region } : {}),
     ...(endpoint ? { endpoint } : {}),
     ...(profile ? { profile } : {}),

@@ -44,7 +44,8 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-async function serve(cmd: string, args: string[], port: number, probe: string, log: string): Promise<Server> {
+/** Starts `cmd` and waits until `probe` answers below HTTP 500 on 127.0.0.1:`port`. */
+export async function serve(cmd: string, args: string[], port: number, probe: string, log: string): Promise<Server> {
   const child: ChildProcess = spawn(cmd, args, { stdio: ["ignore", fs.openSync(log, "a"), fs.openSync(log, "a")] });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {

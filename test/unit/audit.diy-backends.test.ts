@@ -1,10 +1,12 @@
 import { expect } from "chai";
 import * as http from "http";
 import * as zlib from "zlib";
+import { AzblobBackendHistory } from "../../src/audit/azblob-backend";
 import { CliHistory } from "../../src/audit/cli-backend";
 import { DiyHistory, ObjectStore, StoredObject } from "../../src/audit/diy-history";
 import { patchEvents } from "../../src/audit/events";
 import { FileBackendHistory } from "../../src/audit/file-backend";
+import { GsBackendHistory } from "../../src/audit/gs-backend";
 import type { PulumiRunner } from "../../src/audit/pulumi-cli";
 import { S3BackendHistory, s3Problem } from "../../src/audit/s3-backend";
 import { parseS3BackendUrl } from "../../src/audit/s3-url";
@@ -236,18 +238,24 @@ describe("audit: the requests an s3:// URL makes", () => {
 
 describe("audit: which reader a backend URL gets", () => {
   const source = (url: string) => historySource(REPO, REPO, noRunner, { PULUMI_BACKEND_URL: url });
-  it("file:// and s3:// are read directly; gs:// and azblob:// through the CLI, saying what is missing", () => {
+  it("file://, s3://, azblob:// and gs:// are read directly; azblob:// without a key through the CLI, saying what is missing", () => {
     expect(source("file:///srv/state")).to.be.instanceOf(FileBackendHistory);
     expect(source("s3://b/p?region=us-east-1")).to.be.instanceOf(S3BackendHistory);
     expect(source("s3://b/p?region=us-east-1").describe()).to.equal("s3://b/p");
-    for (const u of ["gs://bucket/p", "azblob://container?storage_account=x"]) {
-      const h = source(u);
-      expect(h).to.be.instanceOf(CliHistory);
-      expect(h.limitation).to.match(/^update list and current state only: smith reads the checkpoint of each update from file:\/\/ and s3:\/\/ backends; copy the bucket/);
-      expect(h.describe()).to.equal(`${u.split("?")[0]} (update list and current state only)`);
-    }
+    const az = historySource(REPO, REPO, noRunner, { PULUMI_BACKEND_URL: "azblob://c/p?storage_account=a", AZURE_STORAGE_SAS_TOKEN: "sv=1" });
+    expect(az).to.be.instanceOf(AzblobBackendHistory);
+    expect(az.describe()).to.equal("azblob://c/p (https://a.blob.core.windows.net)");
+    const gs = historySource(REPO, REPO, noRunner, { PULUMI_BACKEND_URL: "gs://bucket/p", STORAGE_EMULATOR_HOST: "127.0.0.1:4443" });
+    expect(gs).to.be.instanceOf(GsBackendHistory);
+    expect(gs.describe()).to.equal("gs://bucket/p (emulator http://127.0.0.1:4443)");
+    const azAd = source("azblob://container?storage_account=x");
+    expect(azAd).to.be.instanceOf(CliHistory);
+    expect(azAd.limitation).to.match(/^update list and current state only: smith reads an azblob:\/\/ backend's checkpoints with AZURE_STORAGE_ACCOUNT \+ AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING and none is set/);
+    expect(azAd.describe()).to.equal("azblob://container (update list and current state only)");
     expect(source("https://api.pulumi.com").limitation).to.equal(undefined);
     expect(() => source("s3://b?nope=1")).to.throw('backend s3://b: unknown query parameter "nope"');
+    expect(() => source("azblob://c?nope=1")).to.throw('backend azblob://c: unknown query parameter "nope"');
+    expect(() => source("gs://b?nope=1")).to.throw('backend gs://b: invalid query parameter "nope"');
   });
 
   it("who ran it: the way the engine was driven when nothing better is recorded", () => {
