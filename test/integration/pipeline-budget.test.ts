@@ -21,6 +21,7 @@ import * as path from "path";
 import type { ChangeRecord } from "../../src/change/record";
 import { loadInventory } from "../../src/inventory/load";
 import { planRollout } from "../../src/plan/planner";
+import { labDown } from "../../src/lab/lab";
 import { loadWaves } from "../../src/waves/load";
 import { ensureLab, labExec, labFault, LabInfo, labSkipReason } from "../support/lab";
 import { DEMO_PACKAGES, demoVersion, demoVersions, exportStack, pulumiMust, removeLabStack, resetMachines, STATE_DIR, stackConfigPath, stackLocks, tail } from "../support/lab-stack";
@@ -70,10 +71,14 @@ describe("smith rollout: the failure budget stops an update in flight (lab)", fu
       console.log(`      skipping the failure-budget test: ${why}`);
       this.skip();
     }
-    lab = await ensureLab({ shape: { machines: 8, clusters: 2, regions: 1, prodClusters: 2 }, rebootDelaySeconds: 1 });
+    const shape = { shape: { machines: 8, clusters: 2, regions: 1, prodClusters: 2 }, rebootDelaySeconds: 1 };
+    lab = await ensureLab(shape);
     if (![...PROD, PRESTAGE].every((c) => lab.machines.some((m) => m.cluster === c))) {
-      console.log("      skipping the failure-budget test: the running lab has no production machines (smith lab up --with-prod)");
-      this.skip();
+      // Another test's lab (no production machines) is running: replace it with pipeline.test.ts's
+      // shape (that test then reuses it, and takes it down when it is done).
+      console.log("      failure-budget test: the running lab has no production machines; restarting it with --with-prod");
+      await labDown();
+      lab = await ensureLab(shape);
     }
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), "smith-budget-"));
     stateDir = path.join(scratch, "state");
