@@ -124,7 +124,7 @@ async function program(opts: ProgramOptions): Promise<Record<string, unknown>> {
   }
 
   // The key stays in this process: commands authenticate through its agent socket.
-  const keyAgent = await startKeyAgent(plainValue(privateKey));
+  const keyAgent = await startKeyAgent(plainValue(privateKey), `${opts.projectDir ?? process.cwd()}\0${pulumi.getStack()}`);
   const settings: NodeSettings = {
     repoUrl: config.repoUrl,
     agentSocketPath: keyAgent.socketPath,

@@ -47,7 +47,7 @@ describe("ssh: the program's key agent (src/ssh/key-agent.ts)", () => {
     const parsedPub = utils.parseKey(pub);
     if (parsedPub instanceof Error || Array.isArray(parsedPub)) throw new Error("key");
     const srv = await server(parsedPub.getPublicSSH());
-    const agent = await startKeyAgent(Promise.resolve(key));
+    const agent = await startKeyAgent(Promise.resolve(key), `test-${process.pid}-a`);
     try {
       expect(fs.statSync(agent.socketPath).isSocket()).to.equal(true);
       expect(fs.statSync(path.dirname(agent.socketPath)).mode & 0o077).to.equal(0);
@@ -64,7 +64,7 @@ describe("ssh: the program's key agent (src/ssh/key-agent.ts)", () => {
     const parsedPub = utils.parseKey(pub);
     if (parsedPub instanceof Error || Array.isArray(parsedPub)) throw new Error("key");
     const srv = await server(parsedPub.getPublicSSH());
-    const agent = await startKeyAgent("not a key " + crypto.randomBytes(4).toString("hex"));
+    const agent = await startKeyAgent("not a key " + crypto.randomBytes(4).toString("hex"), `test-${process.pid}-b`);
     try {
       const err = await login(srv.port, agent.socketPath).catch((e: Error) => e);
       expect(err).to.be.instanceOf(Error);
@@ -72,5 +72,39 @@ describe("ssh: the program's key agent (src/ssh/key-agent.ts)", () => {
       agent.close();
       srv.close();
     }
+  });
+
+  it("keeps one socket path per name across runs (a changed path would be a diff on every command); a live one is not taken", async () => {
+    const { private: key } = utils.generateKeyPairSync("ed25519");
+    const name = `test-${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
+    const first = await startKeyAgent(key, name);
+    // A preview beside a running update of the same stack: another, private path.
+    const second = await startKeyAgent(key, name);
+    expect(second.socketPath).to.not.equal(first.socketPath);
+    second.close();
+    const path1 = first.socketPath;
+    first.close();
+    // The next run gets the same path again, also after a killed run left its socket behind.
+    const third = await startKeyAgent(key, name);
+    expect(third.socketPath).to.equal(path1);
+    third.close();
+    fs.mkdirSync(path.dirname(path1), { mode: 0o700 });
+    fs.writeFileSync(path1, "stale");
+    const fourth = await startKeyAgent(key, name);
+    expect(fourth.socketPath).to.equal(path1);
+    expect(fs.statSync(path1).isSocket()).to.equal(true);
+    fourth.close();
+  });
+
+  it("refuses a directory that is not this user's private one", async () => {
+    const name = `test-${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
+    const first = await startKeyAgent("k", name);
+    const dir = path.dirname(first.socketPath);
+    first.close();
+    fs.mkdirSync(dir, { mode: 0o755 });
+    fs.chmodSync(dir, 0o755);
+    const err = await startKeyAgent("k", name).catch((e: Error) => e);
+    expect((err as Error).message).to.match(/not a private directory of this user/);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
