@@ -15,16 +15,12 @@ import { remote, types } from "@pulumi/command";
  * that carries a private key or password.
  */
 
-/** The SDK's own defaults for a connection (types/input.js connectionArgsProvideDefaults). */
-function withDefaults(c: types.input.remote.ConnectionArgs): pulumi.Output<types.input.remote.ConnectionArgs> {
-  return pulumi.output(c).apply((v) => ({ ...v, dialErrorLimit: v.dialErrorLimit ?? 10, perDialTimeout: v.perDialTimeout ?? 15, port: v.port ?? 22, user: v.user ?? "root" }));
-}
-
 function plainConnection(name: string, c: types.input.remote.ConnectionArgs): pulumi.Output<types.input.remote.ConnectionArgs> {
   if (c.privateKey !== undefined || c.password !== undefined || c.privateKeyPassword !== undefined || c.proxy !== undefined) {
     throw new Error(`${name}: a connection with a key, password or proxy must stay secret: use @pulumi/command's classes`);
   }
-  return withDefaults(c);
+  // The SDK's own defaults (dialErrorLimit, perDialTimeout, port, user), applied as its classes do.
+  return pulumi.output(c).apply(types.input.remote.connectionArgsProvideDefaults);
 }
 
 function options(opts: pulumi.CustomResourceOptions | undefined): pulumi.CustomResourceOptions {
